@@ -14,6 +14,9 @@ const (
 	OutcomeDuplicate    Outcome = "duplicate"     // not called: the ICCID appeared on an earlier row
 	OutcomeSkipped      Outcome = "skipped"       // not called: an earlier run already reset it (--resume)
 	OutcomeNotAttempted Outcome = "not_attempted" // not called: the run stopped first
+
+	// OutcomeWouldReset is --dry-run's word for a SIM a real run would call.
+	OutcomeWouldReset Outcome = "would_reset"
 )
 
 // Record is one non-blank input record, as the Reader yields it. A record whose
