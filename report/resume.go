@@ -34,8 +34,7 @@ func (d *DoneSet) Len() int {
 	return d.keys.len()
 }
 
-// keySet hides how ICCIDs are stored, so the representation can shrink (a fixed-size
-// key instead of a string) without touching LoadDone.
+// keySet hides how ICCIDs are stored, so LoadDone need not care.
 type keySet interface {
 	add(iccid string)
 	remove(iccid string)
@@ -43,13 +42,51 @@ type keySet interface {
 	len() int
 }
 
-// stringSet is a keySet on a plain map.
-type stringSet map[string]struct{}
+// packedSet is a keySet that stores an ICCID as a 12-byte batch.ICCIDKey, a fraction
+// of a string key's memory at a million SIMs. A value the key cannot represent
+// exactly (not a normalised ICCID: lower-case, too long, other characters) goes into
+// a plain map instead, so two different values never share an entry.
+type packedSet struct {
+	keys  map[batch.ICCIDKey]struct{}
+	other map[string]struct{}
+}
 
-func (s stringSet) add(iccid string)      { s[iccid] = struct{}{} }
-func (s stringSet) remove(iccid string)   { delete(s, iccid) }
-func (s stringSet) has(iccid string) bool { _, ok := s[iccid]; return ok }
-func (s stringSet) len() int              { return len(s) }
+func newPackedSet() *packedSet {
+	return &packedSet{keys: map[batch.ICCIDKey]struct{}{}, other: map[string]struct{}{}}
+}
+
+// keyOf returns iccid's packed key, and whether that key stands for iccid alone.
+func keyOf(iccid string) (batch.ICCIDKey, bool) {
+	k := batch.KeyOf(iccid)
+	return k, k.String() == iccid
+}
+
+func (s *packedSet) add(iccid string) {
+	if k, ok := keyOf(iccid); ok {
+		s.keys[k] = struct{}{}
+	} else {
+		s.other[iccid] = struct{}{}
+	}
+}
+
+func (s *packedSet) remove(iccid string) {
+	if k, ok := keyOf(iccid); ok {
+		delete(s.keys, k)
+	} else {
+		delete(s.other, iccid)
+	}
+}
+
+func (s *packedSet) has(iccid string) bool {
+	if k, ok := keyOf(iccid); ok {
+		_, found := s.keys[k]
+		return found
+	}
+	_, found := s.other[iccid]
+	return found
+}
+
+func (s *packedSet) len() int { return len(s.keys) + len(s.other) }
 
 // The positions of the columns LoadDone reads, in Header.
 const (
@@ -84,7 +121,7 @@ func LoadDone(path string) (*DoneSet, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("report: read earlier results %s: %w", path, err)
 	}
-	set := stringSet{}
+	set := newPackedSet()
 	if err := loadDone(io.LimitReader(f, end), set); err != nil {
 		return nil, fmt.Errorf("report: earlier results %s: %w", path, err)
 	}

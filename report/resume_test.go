@@ -132,3 +132,29 @@ func TestDoneSetZero(t *testing.T) {
 		t.Error("a nil DoneSet is not empty")
 	}
 }
+
+func TestPackedSet(t *testing.T) {
+	s := newPackedSet()
+	// Values a packed key cannot tell apart must still be different entries.
+	vals := []string{"8981100000000000001", "89811000000000000010", "898110000000000000AB", "898110000000000000ab", "89-x", "8981100000000000001000000000"}
+	for _, v := range vals {
+		s.add(v)
+	}
+	if got := s.len(); got != len(vals) {
+		t.Errorf("len = %d, want %d", got, len(vals))
+	}
+	for _, v := range vals {
+		if !s.has(v) {
+			t.Errorf("has(%q) = false", v)
+		}
+	}
+	if s.has("8981100000000000002") || s.has("898110000000000000") {
+		t.Error("has a value never added")
+	}
+	for _, v := range vals {
+		s.remove(v)
+	}
+	if s.len() != 0 {
+		t.Errorf("len after removing all = %d", s.len())
+	}
+}
