@@ -1,0 +1,173 @@
+package batch
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+)
+
+func TestNormalizeICCID(t *testing.T) {
+	for _, tc := range []struct{ raw, want string }{
+		{"89882990000000001013", "89882990000000001013"},
+		{"  89882990000000001013\t", "89882990000000001013"},
+		{"'89882990000000001013", "89882990000000001013"},
+		{"\u201989882990000000001013", "89882990000000001013"},
+		{`"89882990000000001013"`, "89882990000000001013"},
+		{`="89882990000000001013"`, "89882990000000001013"},
+		{`="89882990000000001013`, "89882990000000001013"},
+		{`=89882990000000001013`, "89882990000000001013"},
+		{` = " '89882990000000001013' " `, "89882990000000001013"},
+		{"\ufeff89882990000000001013", "89882990000000001013"},
+		{"\u00a08988 2990 0000 0000 1013\u00a0", "89882990000000001013"},
+		{"8988-2990-0000-0000-1013", "89882990000000001013"},
+		{"8988\u20132990\u2013000000001013", "89882990000000001013"},
+		{"8988 - 2990 - 0000 - 0000 - 1013", "89882990000000001013"},
+		{"８９８８２９９０００００００００１０１３", "89882990000000001013"},
+		{"8981290000000001026F", "8981290000000001026"},
+		{"8981290000000001026f", "8981290000000001026"},
+		{"8981290000000001026FFF", "8981290000000001026"},
+		{"89882990a0000000583", "89882990A0000000583"},
+		{"89882990A000000058F", "89882990A000000058F"}, // hex: an F is content, not filler
+		{"8.98811e+18", "8.98811E+18"},                 // kept recognisable as damage
+		{"8,98830E+19", "8,98830E+19"},
+		{"Total", "TOTAL"},
+		{"Exported 2024-05-02 10:15 UTC", "EXPORTED20240502" + "10:15UTC"},
+		{"", ""},
+		{"   ", ""},
+		{`""`, ""},
+		{"FFFF", "FFFF"},
+		{"8988\x0029", "8988\x0029"}, // inner control characters are not removed
+	} {
+		if got := NormalizeICCID(tc.raw); got != tc.want {
+			t.Errorf("NormalizeICCID(%q) = %q, want %q", tc.raw, got, tc.want)
+		}
+	}
+}
+
+func TestValidateICCID(t *testing.T) {
+	for _, tc := range []struct{ iccid, want string }{
+		{"89882990000000001013", ""},
+		{"8981290000000001026", ""},
+		{"898829900000000010", ""},     // 18
+		{"8988299000000000101300", ""}, // 22
+		{"89882990A0000000583", ""},    // hex after the prefix
+		{"", "empty ICCID cell"},
+		{"89882990000000101", "too short for an ICCID: 17 digits, expected 18 to 22"},
+		{"89882990000000001013001", "too long for an ICCID: 23 digits, expected 18 to 22"},
+		{"8988299A00001", "too short for an ICCID: 13 characters, expected 18 to 22"},
+		{"98882990000000001013", "not an ICCID: an ICCID starts with 89"},
+		{"A9882990000000001013", "not an ICCID: expected 18 to 22 digits starting with 89"},
+		{"DEADBEEF0000000000000", "not an ICCID: expected 18 to 22 digits starting with 89"},
+		{"89882990000000001O13", "not an ICCID: expected 18 to 22 digits starting with 89"}, // letter O
+		{"8.98811E+18", "not an ICCID: expected 18 to 22 digits starting with 89"},
+		{"89882990000000001013 ", "not an ICCID: expected 18 to 22 digits starting with 89"}, // not normalised
+		{"TOTAL", "not an ICCID: expected 18 to 22 digits starting with 89"},
+	} {
+		got := ""
+		if err := ValidateICCID(tc.iccid); err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("ValidateICCID(%q) = %q, want %q", tc.iccid, got, tc.want)
+		}
+	}
+}
+
+func TestLuhnValid(t *testing.T) {
+	for _, tc := range []struct {
+		iccid string
+		want  bool
+	}{
+		{"89882990000000001013", true},
+		{"89882990000000001014", false},
+		{"8981290000000001026", true},
+		{"8981290000000001027", false},
+		{"79927398713", true}, // the textbook example
+		{"79927398710", false},
+		{"89882990A0000000583", false}, // hex: no Luhn digit
+		{"0", false},
+		{"", false},
+	} {
+		if got := LuhnValid(tc.iccid); got != tc.want {
+			t.Errorf("LuhnValid(%q) = %v, want %v", tc.iccid, got, tc.want)
+		}
+	}
+}
+
+func TestKeyOf(t *testing.T) {
+	iccids := []string{
+		"89882990000000001013",
+		"8988299000000000101",   // a prefix of the one above
+		"898829900000000010130", // the one above with a 0 added
+		"89882990A0000000583",
+		"8988299000000000101300",
+		"898829900000000010",
+	}
+	seen := map[ICCIDKey]string{}
+	for _, s := range iccids {
+		k := KeyOf(s)
+		if other, ok := seen[k]; ok {
+			t.Errorf("KeyOf(%q) == KeyOf(%q)", s, other)
+		}
+		seen[k] = s
+		if got := k.String(); got != s {
+			t.Errorf("KeyOf(%q).String() = %q", s, got)
+		}
+	}
+}
+
+// TestSeenSet checks the set of ICCIDs seen, growing and presized, and the
+// memory budget behind it: a million entries well under 30 MB.
+func TestSeenSet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds million-entry sets")
+	}
+	const n = 1_000_000
+	for _, hint := range []int{0, n} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s := newSeenSet(hint)
+		for i := range n {
+			if got := s.firstRow(KeyOf(fmt.Sprintf("8988299%013d", i)), int32(i+1)); got != 0 {
+				t.Fatalf("hint %d: new ICCID %d already seen on row %d", hint, i, got)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		for _, i := range []int{0, 1, 4242, n - 1} {
+			if got := s.firstRow(KeyOf(fmt.Sprintf("8988299%013d", i)), 1<<30); got != int32(i+1) {
+				t.Errorf("hint %d: ICCID %d first seen on row %d, want %d", hint, i, got, i+1)
+			}
+		}
+		if s.n != n {
+			t.Errorf("hint %d: %d entries, want %d", hint, s.n, n)
+		}
+		used := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
+		t.Logf("hint %d: %d entries in %.1f MB", hint, n, used)
+		if hint > 0 && used > 24 {
+			t.Errorf("a million seen ICCIDs take %.1f MB, want under 24", used)
+		}
+		runtime.KeepAlive(s)
+	}
+}
+
+func TestDamageKind(t *testing.T) {
+	for _, tc := range []struct{ v, want string }{
+		{"8.98811E+18", "scientific"},
+		{"8,98830E+19", "scientific"},
+		{"8.98829900000000E+19", "scientific"},
+		{"9E19", "scientific"},
+		{"89882990000000001013.0", "decimal"},
+		{"89882990000000001013", ""},
+		{"12,5", ""},
+		{"E+19", ""},
+		{"8.9E+", ""},
+		{"TOTAL", ""},
+		{"", ""},
+	} {
+		if got := damageKind(tc.v); got != tc.want {
+			t.Errorf("damageKind(%q) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
