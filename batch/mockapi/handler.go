@@ -73,6 +73,10 @@ func newBodies(cfg Config) bodies {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
+	if r.URL.Path == StatsPath { // the benchmark's counters: not an API call, not counted
+		s.serveStats(w, r)
+		return
+	}
 	var x exchange
 	x.seq, x.req.At = s.led.arrive()
 	x.req.Method = r.Method
