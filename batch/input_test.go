@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -616,5 +617,46 @@ func BenchmarkReader(b *testing.B) {
 		if n != 100_000 {
 			b.Fatalf("read %d records", n)
 		}
+	}
+}
+
+// TestDemoFleet pins the counts of testdata/fleet.csv that the demo and its
+// documentation rely on.
+func TestDemoFleet(t *testing.T) {
+	in, err := OpenInput(filepath.Join("..", "testdata", "fleet.csv"), nil, ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	counts := map[Outcome]int{}
+	unknown, warnings := 0, 0
+	for {
+		rec, err := in.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[rec.Outcome]++
+		if rec.Outcome == "" && strings.HasPrefix(rec.ICCID, "8988299000999") {
+			unknown++
+		}
+		if rec.Outcome == "" && rec.Message != "" {
+			warnings++
+		}
+	}
+	if got, want := in.Total(), 300; got != want {
+		t.Errorf("Total() = %d, want %d", got, want)
+	}
+	if got, want := in.Column(), `"ICCID" (column 1)`; got != want {
+		t.Errorf("Column() = %q, want %q", got, want)
+	}
+	want := map[Outcome]int{"": 291, OutcomeDuplicate: 5, OutcomeInvalid: 4}
+	if !maps.Equal(counts, want) {
+		t.Errorf("outcomes %v, want %v", counts, want)
+	}
+	if unknown != 10 || warnings != 0 {
+		t.Errorf("%d unknown to the simulator and %d warnings, want 10 and 0", unknown, warnings)
 	}
 }
