@@ -40,6 +40,9 @@ func NormalizeICCID(raw string) string {
 		return raw // the common case costs no allocation
 	}
 	s := raw
+	if !utf8.ValidString(s) {
+		s = mapLegacy(s)
+	}
 	// Each step only shortens the string (after the first, which may also
 	// upper-case), so the loop reaches a fixed point quickly.
 	for i := 0; i < len(raw)+2; i++ {
@@ -50,6 +53,27 @@ func NormalizeICCID(raw string) string {
 		s = next
 	}
 	return s
+}
+
+// mapLegacy replaces the Windows-1252 and Mac Roman bytes for NBSP and curly
+// quotes, which a legacy export leaves around an ICCID, by their ASCII
+// counterparts, so that they are trimmed like the Unicode ones. Only bytes
+// that are not part of valid UTF-8 are touched.
+func mapLegacy(s string) string {
+	b := []byte(s)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			switch b[i] {
+			case 0xA0, 0xCA: // NBSP in Windows-1252, Mac Roman
+				b[i] = ' '
+			case 0x91, 0x92, 0x93, 0x94, 0xD2, 0xD3, 0xD4, 0xD5: // curly quotes
+				b[i] = '\''
+			}
+		}
+		i += size
+	}
+	return string(b)
 }
 
 // isPlainICCID reports whether s is already in normal form: digits only,
@@ -79,10 +103,13 @@ func normalizeOnce(s string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(s))
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteByte(s[i]) // keep bytes that are not UTF-8 as they are
 		case isInvisible(r) || isDash(r):
-			continue // inner spaces and dashes are grouping, not content
+			// inner spaces and dashes are grouping, not content
 		case r >= 'a' && r <= 'z':
 			b.WriteRune(r - 'a' + 'A')
 		case r >= '０' && r <= '９':
@@ -90,6 +117,7 @@ func normalizeOnce(s string) string {
 		default:
 			b.WriteRune(r)
 		}
+		i += size
 	}
 	s = b.String()
 	if trimmed := strings.TrimRight(s, "F"); trimmed != s && trimmed != "" && isPlainICCID(trimmed) {
@@ -229,9 +257,13 @@ func (k ICCIDKey) String() string {
 }
 
 // damageKind tells whether a normalised value shows that it went through a
-// spreadsheet's number format: "scientific" (8.98811E+18, 8,98830E+19) or
-// "decimal" (89882990000000001013.0); "" otherwise.
+// spreadsheet's number format: "scientific" (8.98811E+18, 8,98830E+19),
+// "decimal" (89882990000000001013.0) or "grouped" (89,882,990,000,000,000,000);
+// "" otherwise.
 func damageKind(v string) string {
+	if thousandsGrouped(v) {
+		return "grouped"
+	}
 	mant, exp, hasExp := strings.Cut(v, "E")
 	if hasExp {
 		exp = strings.TrimPrefix(exp, "+")
@@ -253,6 +285,24 @@ func damageKind(v string) string {
 		return "decimal"
 	}
 	return ""
+}
+
+// thousandsGrouped reports a number of at least 15 digits written with
+// thousands separators (comma or dot), as a number format shows it.
+func thousandsGrouped(v string) bool {
+	groups := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '.' })
+	if len(groups) < 5 || v[0] == ',' || v[0] == '.' || v[len(v)-1] == ',' || v[len(v)-1] == '.' {
+		return false
+	}
+	sep := v[len(groups[0])]
+	digits := 0
+	for i, g := range groups {
+		if !isPlainICCID(g) || (i == 0 && len(g) > 3) || (i > 0 && len(g) != 3) {
+			return false
+		}
+		digits += len(g)
+	}
+	return digits >= 15 && strings.Count(v, string(sep)) == len(groups)-1
 }
 
 // cutTo15 reports whether an all-digit value has only zeros after its 15th

@@ -37,6 +37,10 @@ func TestNormalizeICCID(t *testing.T) {
 		{`""`, ""},
 		{"FFFF", "FFFF"},
 		{"8988\x0029", "8988\x0029"}, // inner control characters are not removed
+		{"\x9289882990000000001013", "89882990000000001013"},                 // Windows-1252 right quote
+		{"\xa08988\xa02990\xa00000\xa00000\xa01013", "89882990000000001013"}, // Windows-1252 NBSP
+		{"\xd589882990000000001013", "89882990000000001013"},                 // Mac Roman right quote
+		{"M\xfcller", "M\xfcLLER"},
 	} {
 		if got := NormalizeICCID(tc.raw); got != tc.want {
 			t.Errorf("NormalizeICCID(%q) = %q, want %q", tc.raw, got, tc.want)
@@ -159,6 +163,14 @@ func TestDamageKind(t *testing.T) {
 		{"8.98829900000000E+19", "scientific"},
 		{"9E19", "scientific"},
 		{"89882990000000001013.0", "decimal"},
+		{"89,882,990,000,000,000,000", "grouped"},
+		{"89.882.990.000.000.000.000", "grouped"},
+		{"8,988,299,000,000,000,000", "grouped"},
+		{"89,882.990,000,000,000,000", ""},
+		{"12,500", ""},
+		{"1,234,567", ""},
+		{"89,882,990,000,000,000,00", ""},
+		{",882,990,000,000,000,000", ""},
 		{"89882990000000001013", ""},
 		{"12,5", ""},
 		{"E+19", ""},

@@ -327,9 +327,12 @@ func (r *Reader) judge(fields []string, line, row int) Record {
 			r.damageRow = row
 		}
 		rec.Outcome = OutcomeInvalid
-		if kind == "scientific" {
+		switch kind {
+		case "scientific":
 			rec.Message = iccid + " is in scientific notation: a spreadsheet lost its digits; re-export the ICCID column as text"
-		} else {
+		case "grouped":
+			rec.Message = iccid + " has thousands separators: a spreadsheet formatted it as a number and may have lost digits; re-export the ICCID column as text"
+		default:
 			rec.Message = iccid + " has a decimal part: it went through a number format and may have lost digits; re-export the ICCID column as text"
 		}
 		return rec
@@ -607,14 +610,14 @@ func sepLine(head []byte, atEOF bool) (rune, int, bool) {
 		}
 		end, n = len(head), len(head)
 	}
-	line := strings.TrimSpace(string(head[:end]))
-	line = strings.Trim(line, `"`)
+	// Not TrimSpace: the delimiter itself may be a tab.
+	line := strings.TrimLeft(strings.TrimSuffix(string(head[:end]), "\r"), ` "`)
 	if len(line) < 5 || !strings.EqualFold(line[:4], "sep=") {
 		return 0, 0, false
 	}
 	d, size := utf8.DecodeRuneInString(line[4:])
 	rest := strings.Trim(line[4+size:], string(d)+` "`)
-	if d == utf8.RuneError || d == '"' || d == '\r' || d == '\n' || rest != "" {
+	if d == 0 || d == ' ' || d == utf8.RuneError || d == '"' || d == '\r' || d == '\n' || rest != "" {
 		return 0, 0, false
 	}
 	return d, n, true
@@ -740,6 +743,16 @@ func (s sample) consistency(hdr int) int {
 		}
 	}
 	return n
+}
+
+// hasData reports a non-blank record after hdr.
+func (s sample) hasData(hdr int) bool {
+	for _, r := range s.recs[hdr+1:] {
+		if !r.blank {
+			return true
+		}
+	}
+	return false
 }
 
 // firstNonBlank returns the index of the first non-blank record, or -1.
@@ -1002,7 +1015,13 @@ func autoLayout(name string, samples []sample) (layout, error) {
 			continue // this delimiter leaves nothing but empty cells
 		}
 		c := candidate{s: s, hdr: -1, first: -1}
-		if hdr, cols, common := s.namedHeader(); hdr >= 0 {
+		hdr, cols, common := s.namedHeader()
+		if hdr >= 0 && !common && len(cols) == 1 && !s.mostlyValid(hdr+1, cols[0]) && s.hasData(hdr) {
+			// A lone name such as "iccid_count" whose cells are no ICCIDs:
+			// look at the content instead.
+			hdr = -1
+		}
+		if hdr >= 0 {
 			c.found, c.hdr, c.cols, c.common = 2, hdr, cols, common
 		} else if first, hdr := s.contentHeader(-1); first >= 0 {
 			for _, col := range validColumns(s.recs[first].fields) {

@@ -374,6 +374,16 @@ func TestReaderRows(t *testing.T) {
 			want:  []string{"1 1 - 89882990000000001013", "2 2 - 89882990000000001039"},
 		},
 		{
+			name:  "tab set by a sep line",
+			input: "sep=\t\r\nLabel\tICCID\r\nHalle 4, Tor 2\t89882990000000001013\r\n",
+			want:  []string{"2 3 - 89882990000000001013"},
+		},
+		{
+			name:  "a lone name mentioning ICCID whose cells are no ICCIDs gives way to content",
+			input: "iccid_count,sim\n3,89882990000000001013\n",
+			want:  []string{"2 2 - 89882990000000001013"},
+		},
+		{
 			name:  "the only column whose name mentions ICCID",
 			input: "id,ICCID (eUICC)\n1,89882990000000001013\n",
 			want:  []string{"2 2 - 89882990000000001013"},
@@ -410,6 +420,39 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func TestICCIDName(t *testing.T) {
+	for _, tc := range []struct {
+		header        string
+		common, loose bool
+	}{
+		{"ICCID", true, false},
+		{"iccid", true, false},
+		{"Iccid", true, false},
+		{"ICCID ", true, false},
+		{"\ufeffICCID", true, false},
+		{"\u00a0ICCID\u00a0", true, false},
+		{"SIM ICCID", true, false},
+		{"ICCID number", true, false},
+		{"sim_iccid", true, false},
+		{"ICC-ID", true, false},
+		{"ICCID No.", true, false},
+		{"ICCID (SIM)", true, false},
+		{"iccidNumber", true, false},
+		{"iccid_with_luhn", false, true},
+		{"Old ICCID", false, true},
+		{"ICC", false, true},
+		{"simId", false, false},
+		{"sim", false, false},
+		{"IMSI", false, false},
+		{"", false, false},
+	} {
+		common, loose := iccidName(tc.header)
+		if common != tc.common || loose != tc.loose {
+			t.Errorf("iccidName(%q) = %v, %v; want %v, %v", tc.header, common, loose, tc.common, tc.loose)
+		}
+	}
 }
 
 // TestUnusable covers inputs that stop the run before any request.
