@@ -104,6 +104,9 @@ func OpenInput(path string, stdin io.Reader, opts ReaderOptions) (*Input, error)
 			return nil, unusable(name, err, "cannot keep a copy of it to read twice")
 		}
 		in.f, in.tmp = f, f.Name()
+		if stdin == nil {
+			stdin = os.Stdin
+		}
 		if _, err := io.Copy(f, stdin); err != nil {
 			in.Close()
 			return nil, unusable(name, err, "cannot read it")
@@ -144,7 +147,7 @@ func (in *Input) survey(name string, opts ReaderOptions) error {
 			break
 		}
 		if err != nil {
-			return &unusableError{name: name, msg: "cannot read it", cause: errors.Unwrap(err)}
+			return unusable(name, errors.Unwrap(err), "cannot read row %d", sr.row+1)
 		}
 		in.total++
 	}
@@ -202,7 +205,6 @@ type Reader struct {
 	col    int
 	label  string
 	strict bool
-	survey bool
 	// damageRow is the first row known to show spreadsheet damage (0: none).
 	damageRow int
 	// lineOffset counts the physical lines consumed before the CSV parser
@@ -233,7 +235,6 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 		col:        lay.col,
 		label:      lay.label,
 		strict:     opts.Strict,
-		survey:     opts.survey,
 		damageRow:  opts.damageRow,
 		lineOffset: text.lineOffset,
 	}
@@ -914,11 +915,15 @@ type candidate struct {
 	cols   []int
 	common bool
 	first  int
+	asked  string // the --column NAME matched, if any
 }
 
 func (c candidate) better(o candidate) bool {
 	if c.found != o.found {
 		return c.found > o.found
+	}
+	if c.found == 2 && c.common != o.common {
+		return c.common // "ICCID" split out beats "ICCID;Label" read as one name
 	}
 	cw, ow := c.width(), o.width()
 	if (cw > 1) != (ow > 1) {
@@ -1063,25 +1068,23 @@ func autoLayout(name string, samples []sample) (layout, error) {
 
 func ambiguous(name string, c candidate) error {
 	var names []string
-	var where string
-	if c.hdr >= 0 {
-		h := c.s.recs[c.hdr]
-		for _, col := range c.cols {
-			names = append(names, fmt.Sprintf("%s (column %d)", quoteCell(strings.TrimSpace(h.fields[col])), col+1))
-		}
-		where = fmt.Sprintf("the header on row %d", h.row)
-	} else {
-		for _, col := range c.cols {
+	for _, col := range c.cols {
+		if c.hdr >= 0 {
+			h := c.s.recs[c.hdr].fields[col]
+			names = append(names, fmt.Sprintf("%s (column %d)", quoteCell(strings.TrimFunc(h, isQuoteOrSpace)), col+1))
+		} else {
 			names = append(names, fmt.Sprintf("column %d", col+1))
 		}
-		where = fmt.Sprintf("row %d", c.s.recs[c.first].row)
 	}
-	what := "are named like the ICCID"
-	if c.found == 1 {
-		what = "hold ICCIDs"
+	what := "named like ICCID in the header on row " + strconv.Itoa(c.s.recs[max(c.hdr, 0)].row)
+	switch {
+	case c.asked != "":
+		what = fmt.Sprintf("named %s in the header on row %d", quoteCell(c.asked), c.s.recs[c.hdr].row)
+	case c.found == 1:
+		what = "holding ICCIDs from row " + strconv.Itoa(c.s.recs[c.first].row)
 	}
-	return unusable(name, nil, "%d columns could be the ICCID column: %s %s %s; say which one with --column N (1-based position), e.g. --column %d",
-		len(c.cols), strings.Join(names, ", "), "in "+where, what, c.cols[0]+1)
+	return unusable(name, nil, "found %d columns %s: %s; say which one to use with --column N (1-based position), e.g. --column %d",
+		len(c.cols), what, strings.Join(names, ", "), c.cols[0]+1)
 }
 
 // positionLayout uses the 1-based column position given with --column.
@@ -1132,7 +1135,7 @@ func namedLayout(name string, samples []sample, column string) (layout, error) {
 		if s.firstNonBlank() < 0 {
 			continue
 		}
-		c := candidate{s: s, hdr: -1, first: -1}
+		c := candidate{s: s, hdr: -1, first: -1, asked: column}
 	search:
 		for j, r := range s.recs[:min(len(s.recs), headerSearch)] {
 			for k, f := range r.fields {

@@ -472,9 +472,11 @@ func TestUnusable(t *testing.T) {
 		{"no line break in the first megabyte", strings.Repeat("x", sniffSize+10), ReaderOptions{}, "has no line break"},
 		{"column position 0", "ICCID\n89882990000000001013\n", ReaderOptions{Column: "0"}, "--column 0: positions start at 1"},
 		{"two columns hold ICCIDs and neither is named", "a,b\n89882990000000001013,89882990000000001039\n", ReaderOptions{},
-			`2 columns could be the ICCID column: "a" (column 1), "b" (column 2) in the header on row 1 hold ICCIDs; say which one with --column N (1-based position), e.g. --column 1`},
+			`found 2 columns holding ICCIDs from row 2: "a" (column 1), "b" (column 2); say which one to use with --column N (1-based position), e.g. --column 1`},
+		{"two unnamed columns hold ICCIDs", "89882990000000001013;89882990000000001039\n", ReaderOptions{},
+			`found 2 columns holding ICCIDs from row 1: column 1, column 2; say which one`},
 		{"column name twice", "sim,sim\n89882990000000001013,89882990000000001039\n", ReaderOptions{Column: "SIM"},
-			`2 columns could be the ICCID column: "sim" (column 1), "sim" (column 2)`},
+			`found 2 columns named "SIM" in the header on row 1: "sim" (column 1), "sim" (column 2); say which one to use with --column N`},
 		{"named stdin", "", ReaderOptions{Name: "-"}, "is empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
