@@ -154,8 +154,12 @@ func (in *Input) survey(name string, opts ReaderOptions) error {
 	if in.total == 0 {
 		return unusable(name, nil, "has no SIM rows below the header (%s); expected one ICCID per row", sr.Column())
 	}
-	if sr.damageRow > 0 {
-		logger(opts).Warn("the ICCID column shows spreadsheet damage: values cut to 15 digits will be reported invalid; re-export the ICCID column as text",
+	switch {
+	case sr.damageRow > 0 && sr.cut > 0:
+		logger(opts).Warn("the ICCID column shows spreadsheet damage: the damaged values and those ending in zeros after the 15th digit will be reported invalid; re-export the ICCID column as text",
+			"file", name, "first_damaged_row", sr.damageRow, "cut_values", sr.cut)
+	case sr.damageRow > 0:
+		logger(opts).Warn("the ICCID column shows spreadsheet damage: the damaged values will be reported invalid; re-export the ICCID column as text",
 			"file", name, "first_damaged_row", sr.damageRow)
 	}
 	if _, err := in.f.Seek(0, io.SeekStart); err != nil {
@@ -207,6 +211,7 @@ type Reader struct {
 	strict bool
 	// damageRow is the first row known to show spreadsheet damage (0: none).
 	damageRow int
+	cut       int // values seen ending in zeros after the 15th digit
 	// lineOffset counts the physical lines consumed before the CSV parser
 	// (Excel's sep= line), which are not spreadsheet rows.
 	lineOffset int
@@ -349,6 +354,9 @@ func (r *Reader) judge(fields []string, line, row int) Record {
 	}
 	luhn := LuhnValid(iccid)
 	checked := isPlainICCID(iccid) // a hex ICCID has no Luhn digit to check
+	if cutTo15(iccid) {
+		r.cut++
+	}
 	if cutTo15(iccid) && (!luhn || r.damageRow > 0) {
 		rec.Outcome = OutcomeInvalid
 		why := "fails the Luhn check"

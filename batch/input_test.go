@@ -565,7 +565,7 @@ func TestSurveySeesDamageBelow(t *testing.T) {
 	if rec.Outcome != OutcomeInvalid || !strings.Contains(rec.Message, "shows other spreadsheet damage (row ") {
 		t.Errorf("first record = %+v, want invalid for other damage", rec)
 	}
-	if !strings.Contains(logs.String(), "spreadsheet damage") {
+	if !strings.Contains(logs.String(), "ending in zeros after the 15th digit will be reported invalid") || !strings.Contains(logs.String(), "cut_values=1") {
 		t.Errorf("no warning logged:\n%s", logs.String())
 	}
 
