@@ -133,8 +133,10 @@ func (p *Pacer) Overloaded(status int, retryAfter time.Duration) {
 			retryAfter = p.maxWait
 		}
 		if until := now.Add(retryAfter); until.After(p.pausedUntil) {
+			if p.pausedUntil.Before(now) { // one line per pause, not per answer
+				p.logger.Warn("API asked to wait: pausing every worker", "status", status, "pause", retryAfter.Round(time.Millisecond))
+			}
 			p.pausedUntil = until
-			p.logger.Warn("API asked to wait: pausing every worker", "status", status, "pause", retryAfter.Round(time.Millisecond))
 		}
 	}
 	if status != 429 || now.Sub(p.lastCut) < time.Second {

@@ -82,17 +82,14 @@ func NewPool(cfg Config, opts ...Option) (*Pool, error) {
 // (ErrAuthBreaker or ErrOutageBreaker when a breaker tripped); or an error from
 // src or emit, after which no more results are emitted.
 func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) error) error {
-	abortCtx, abort := context.WithCancelCause(ctx)
-	defer abort(nil)
+	// requests is cancelled by the second stop (ctx) or when results can no longer
+	// be written; aborted tells the feeder the latter, the only reason it gives up
+	// before the end of src.
+	requests, cancelRequests := context.WithCancelCause(ctx)
+	defer cancelRequests(nil)
 	stopCtx, trip := context.WithCancelCause(stop)
 	defer trip(nil)
-	go func() { // a fatal error stops the feeder too
-		select {
-		case <-abortCtx.Done():
-			trip(context.Cause(abortCtx))
-		case <-stopCtx.Done():
-		}
-	}()
+	aborted := make(chan struct{})
 
 	work := make(chan Record)
 	results := make(chan Result, p.cfg.Workers)
@@ -100,7 +97,7 @@ func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) erro
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(work)
-		readErr = p.feed(abortCtx, stopCtx, src, work, results)
+		readErr = p.feed(aborted, stopCtx, src, work, results)
 	})
 	for range p.cfg.Workers {
 		wg.Go(func() {
@@ -109,7 +106,7 @@ func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) erro
 					results <- notAttempted(rec, context.Cause(stopCtx))
 					continue
 				}
-				results <- p.reset(abortCtx, rec)
+				results <- p.reset(requests, rec)
 			}
 		})
 	}
@@ -126,7 +123,9 @@ func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) erro
 		}
 		if err := emit(r); err != nil {
 			emitErr = err
-			abort(err)
+			close(aborted)
+			trip(err)
+			cancelRequests(err)
 			continue
 		}
 		if cause := b.observe(r); cause != nil && stopCtx.Err() == nil {
@@ -149,8 +148,8 @@ func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) erro
 
 // feed reads src to its end, sending SIMs to reset to the workers and every other
 // record straight to results. Once stopCtx is done it keeps reading, so that every
-// record still gets its not_attempted line; it gives up only when abortCtx is done.
-func (p *Pool) feed(abortCtx, stopCtx context.Context, src Source, work chan<- Record, results chan<- Result) error {
+// record still gets its not_attempted line; it gives up only when aborted is closed.
+func (p *Pool) feed(aborted <-chan struct{}, stopCtx context.Context, src Source, work chan<- Record, results chan<- Result) error {
 	for {
 		rec, err := src.Next()
 		if err == io.EOF {
@@ -159,8 +158,10 @@ func (p *Pool) feed(abortCtx, stopCtx context.Context, src Source, work chan<- R
 		if err != nil {
 			return err
 		}
-		if abortCtx.Err() != nil {
-			return context.Cause(abortCtx)
+		select {
+		case <-aborted:
+			return nil // Run reports the write error
+		default:
 		}
 		if rec.Outcome == "" && p.skip(rec.ICCID) {
 			rec.Outcome, rec.Message = OutcomeSkipped, "reset by an earlier run"
