@@ -1,10 +1,8 @@
 package batch
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/bits"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -329,72 +327,4 @@ func quoteCell(v string) string {
 		return fmt.Sprintf("%q", v[:i]+"...")
 	}
 	return fmt.Sprintf("%q", v)
-}
-
-// seenSet maps the ICCIDs seen so far to the row of their first occurrence.
-// It is an open-addressing table of 16-byte slots sized from the record count
-// when that is known: a million entries take 20 MB, where a Go map, which
-// doubles its tables, takes 36 MB just past a million. Row 0 marks an empty slot.
-type seenSet struct {
-	slots []seenSlot
-	n     int
-}
-
-type seenSlot struct {
-	key ICCIDKey
-	row int32
-}
-
-// newSeenSet returns a set for about hint ICCIDs (0: unknown, grow as needed).
-func newSeenSet(hint int) *seenSet {
-	return &seenSet{slots: make([]seenSlot, max(1024, hint+hint/4))}
-}
-
-// firstRow returns the row where k was first added, or adds k with row and
-// returns 0. row must be positive.
-func (s *seenSet) firstRow(k ICCIDKey, row int32) int32 {
-	// Grow past 85% full (a presized table never does): linear probing slows
-	// down sharply beyond that.
-	if (s.n+1)*20 > len(s.slots)*17 {
-		s.grow()
-	}
-	for i := s.home(k); ; {
-		sl := &s.slots[i]
-		if sl.row == 0 {
-			sl.key, sl.row = k, row
-			s.n++
-			return 0
-		}
-		if sl.key == k {
-			return sl.row
-		}
-		if i++; i == len(s.slots) {
-			i = 0
-		}
-	}
-}
-
-func (s *seenSet) grow() {
-	old := s.slots
-	s.slots = make([]seenSlot, len(old)+len(old)/2)
-	s.n = 0
-	for _, sl := range old {
-		if sl.row != 0 {
-			s.firstRow(sl.key, sl.row)
-		}
-	}
-}
-
-// home is the slot where k's probe starts: the key's bits mixed (the
-// splitmix64 finaliser), then mapped onto the table by multiplication, so
-// that the table size need not be a power of two.
-func (s *seenSet) home(k ICCIDKey) int {
-	h := binary.LittleEndian.Uint64(k[:8])*0x9E3779B97F4A7C15 ^ uint64(binary.LittleEndian.Uint32(k[8:]))
-	h ^= h >> 30
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 27
-	h *= 0x94D049BB133111EB
-	h ^= h >> 31
-	i, _ := bits.Mul64(h, uint64(len(s.slots)))
-	return int(i)
 }

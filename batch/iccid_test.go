@@ -1,8 +1,6 @@
 package batch
 
 import (
-	"fmt"
-	"runtime"
 	"testing"
 )
 
@@ -117,42 +115,6 @@ func TestKeyOf(t *testing.T) {
 		if got := k.String(); got != s {
 			t.Errorf("KeyOf(%q).String() = %q", s, got)
 		}
-	}
-}
-
-// TestSeenSet checks the set of ICCIDs seen, growing and presized, and the
-// memory budget behind it: a million entries well under 30 MB.
-func TestSeenSet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds million-entry sets")
-	}
-	const n = 1_000_000
-	for _, hint := range []int{0, n} {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		s := newSeenSet(hint)
-		for i := range n {
-			if got := s.firstRow(KeyOf(fmt.Sprintf("8988299%013d", i)), int32(i+1)); got != 0 {
-				t.Fatalf("hint %d: new ICCID %d already seen on row %d", hint, i, got)
-			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		for _, i := range []int{0, 1, 4242, n - 1} {
-			if got := s.firstRow(KeyOf(fmt.Sprintf("8988299%013d", i)), 1<<30); got != int32(i+1) {
-				t.Errorf("hint %d: ICCID %d first seen on row %d, want %d", hint, i, got, i+1)
-			}
-		}
-		if s.n != n {
-			t.Errorf("hint %d: %d entries, want %d", hint, s.n, n)
-		}
-		used := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / (1 << 20)
-		t.Logf("hint %d: %d entries in %.1f MB", hint, n, used)
-		if hint > 0 && used > 24 {
-			t.Errorf("a million seen ICCIDs take %.1f MB, want under 24", used)
-		}
-		runtime.KeepAlive(s)
 	}
 }
 

@@ -42,17 +42,26 @@ type keySet interface {
 	len() int
 }
 
-// packedSet is a keySet that stores an ICCID as a 12-byte batch.ICCIDKey, a fraction
-// of a string key's memory at a million SIMs. A value the key cannot represent
-// exactly (not a normalised ICCID: lower-case, too long, other characters) goes into
-// a plain map instead, so two different values never share an entry.
+// packedSet is a keySet that stores an ICCID as a 12-byte batch.ICCIDKey in a
+// batch.ICCIDTable, a fraction of a string-keyed map's memory at a million SIMs.
+// Removing marks a key not done rather than deleting it (the table cannot
+// delete). A value the key cannot represent exactly (not a normalised ICCID:
+// lower-case, too long, other characters) goes into a plain map instead, so two
+// different values never share an entry.
 type packedSet struct {
-	keys  map[batch.ICCIDKey]struct{}
+	keys  *batch.ICCIDTable
+	done  int // keys whose value is valDone
 	other map[string]struct{}
 }
 
+// Values in packedSet.keys.
+const (
+	valDone    = 1
+	valNotDone = 2
+)
+
 func newPackedSet() *packedSet {
-	return &packedSet{keys: map[batch.ICCIDKey]struct{}{}, other: map[string]struct{}{}}
+	return &packedSet{keys: batch.NewICCIDTable(0), other: map[string]struct{}{}}
 }
 
 // keyOf returns iccid's packed key, and whether that key stands for iccid alone.
@@ -61,32 +70,41 @@ func keyOf(iccid string) (batch.ICCIDKey, bool) {
 	return k, k.String() == iccid
 }
 
-func (s *packedSet) add(iccid string) {
-	if k, ok := keyOf(iccid); ok {
-		s.keys[k] = struct{}{}
-	} else {
-		s.other[iccid] = struct{}{}
-	}
-}
+func (s *packedSet) add(iccid string) { s.mark(iccid, valDone) }
 
-func (s *packedSet) remove(iccid string) {
-	if k, ok := keyOf(iccid); ok {
-		delete(s.keys, k)
-	} else {
-		delete(s.other, iccid)
+func (s *packedSet) remove(iccid string) { s.mark(iccid, valNotDone) }
+
+func (s *packedSet) mark(iccid string, val int32) {
+	k, ok := keyOf(iccid)
+	if !ok {
+		if val == valDone {
+			s.other[iccid] = struct{}{}
+		} else {
+			delete(s.other, iccid)
+		}
+		return
 	}
+	was := s.keys.Get(k)
+	if was == val || (was == 0 && val == valNotDone) {
+		return
+	}
+	if val == valDone {
+		s.done++
+	} else {
+		s.done--
+	}
+	s.keys.Set(k, val)
 }
 
 func (s *packedSet) has(iccid string) bool {
 	if k, ok := keyOf(iccid); ok {
-		_, found := s.keys[k]
-		return found
+		return s.keys.Get(k) == valDone
 	}
 	_, found := s.other[iccid]
 	return found
 }
 
-func (s *packedSet) len() int { return len(s.keys) + len(s.other) }
+func (s *packedSet) len() int { return s.done + len(s.other) }
 
 // The positions of the columns LoadDone reads, in Header.
 const (
