@@ -22,6 +22,7 @@ import (
 type Pacer struct {
 	limiter *rate.Limiter
 	base    rate.Limit // the configured rate; rate.Inf when there is no limit
+	workers rate.Limit // an unlimited pool is cut from at least this rate
 	maxWait time.Duration
 	logger  *slog.Logger
 	now     func() time.Time
@@ -39,9 +40,9 @@ type Pacer struct {
 const minRate = rate.Limit(0.2)
 
 // NewPacer returns a Pacer allowing perSecond attempts per second (0 = no limit)
-// with the given burst (at least 1). Pauses asked for by Retry-After are capped at
-// maxWait.
-func NewPacer(perSecond float64, burst int, maxWait time.Duration, logger *slog.Logger) *Pacer {
+// with the given burst (at least 1), for a pool of workers. Pauses asked for by
+// Retry-After are capped at maxWait.
+func NewPacer(perSecond float64, burst, workers int, maxWait time.Duration, logger *slog.Logger) *Pacer {
 	base := rate.Inf
 	if perSecond > 0 {
 		base = rate.Limit(perSecond)
@@ -55,6 +56,7 @@ func NewPacer(perSecond float64, burst int, maxWait time.Duration, logger *slog.
 	return &Pacer{
 		limiter: rate.NewLimiter(base, burst),
 		base:    base,
+		workers: rate.Limit(max(workers, 1)),
 		ceiling: base,
 		maxWait: maxWait,
 		logger:  logger,
@@ -145,7 +147,10 @@ func (p *Pacer) Overloaded(status int, retryAfter time.Duration) {
 	p.lastCut = now
 	cur := p.limiter.Limit()
 	if cur == rate.Inf {
-		cur = max(p.observed(), 2*minRate)
+		// The last second's rate, but at least one request per worker per
+		// second: just after a pause, or at the start, the observed rate is
+		// near zero and would starve the pool.
+		cur = max(p.observed(), p.workers)
 		p.ceiling = 2 * cur // an unlimited pool recovers to twice the rate it was cut at, then drops the limit
 	}
 	next := max(cur/2, minRate)
@@ -172,7 +177,12 @@ func (p *Pacer) Succeeded() {
 }
 
 // Limit is the rate in force now, in attempts per second (+Inf when unlimited).
-func (p *Pacer) Limit() float64 { return float64(p.limiter.Limit()) }
+func (p *Pacer) Limit() float64 {
+	if l := p.limiter.Limit(); l != rate.Inf { // rate.Inf is MaxFloat64, not +Inf
+		return float64(l)
+	}
+	return math.Inf(1)
+}
 
 func fmtRate(l rate.Limit) string {
 	if l == rate.Inf {

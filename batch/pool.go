@@ -61,7 +61,7 @@ func NewPool(cfg Config, opts ...Option) (*Pool, error) {
 	for _, opt := range opts {
 		opt(&w)
 	}
-	pacer := NewPacer(cfg.Rate, cfg.Burst, cfg.MaxWait, w.logger)
+	pacer := NewPacer(cfg.Rate, cfg.Burst, cfg.Workers, cfg.MaxWait, w.logger)
 	return &Pool{
 		cfg:    cfg,
 		client: NewClient(cfg, pacer, w.transport, w.logger),

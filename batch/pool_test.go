@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -412,4 +413,78 @@ func count(results map[int]Result, o Outcome) int {
 		}
 	}
 	return n
+}
+
+func TestTransportErrorsAndTheUncertainRetry(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedURL := "http://" + closed.Addr().String() + "/api/v1"
+	closed.Close() // nothing listens there now: every dial is refused
+
+	tests := []struct {
+		name        string
+		script      []int
+		refused     bool
+		noUncertain bool
+		outcome     Outcome
+		status      int
+		attempts    int
+		message     string // a part of the result message
+	}{
+		{name: "reset mid-answer is retried", script: []int{mockapi.StatusReset, 200}, outcome: OutcomeReset, status: 200, attempts: 2},
+		{name: "reset mid-answer, --no-retry-uncertain", script: []int{mockapi.StatusReset, 200}, noUncertain: true,
+			outcome: OutcomeFailed, attempts: 1, message: "may have reached the API"},
+		{name: "hang past the timeout is retried", script: []int{mockapi.StatusHang, 200}, outcome: OutcomeReset, status: 200, attempts: 2},
+		{name: "hang, --no-retry-uncertain", script: []int{mockapi.StatusHang, 200}, noUncertain: true,
+			outcome: OutcomeFailed, attempts: 1, message: "no answer within the timeout (the request may have reached the API)"},
+		{name: "refused is always retried", refused: true, noUncertain: true,
+			outcome: OutcomeFailed, attempts: 3, message: "connection refused (not sent)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := sims(1)
+			srv := mockapi.NewServer(mockapi.Config{Org: "org-1", APIKey: testKey, HangFor: 5 * time.Second,
+				Script: map[string][]int{rec[0].ICCID: tt.script}})
+			defer srv.Close()
+			cfg := testConfig(srv)
+			cfg.Retries, cfg.Timeout, cfg.NoRetryUncertain = 2, 200*time.Millisecond, tt.noUncertain
+			if tt.refused {
+				cfg.BaseURL = refusedURL
+			}
+			got, err := runPool(t, cfg, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := got[rec[0].Row]
+			if r.Outcome != tt.outcome || r.StatusCode != tt.status || r.Attempts != tt.attempts || !strings.Contains(r.Message, tt.message) {
+				t.Errorf("got %s %d after %d attempts, %q; want %s %d after %d, containing %q",
+					r.Outcome, r.StatusCode, r.Attempts, r.Message, tt.outcome, tt.status, tt.attempts, tt.message)
+			}
+			if !tt.refused && srv.Calls(rec[0].ICCID) != tt.attempts {
+				t.Errorf("server saw %d calls, want %d", srv.Calls(rec[0].ICCID), tt.attempts)
+			}
+		})
+	}
+}
+
+func TestRetryAfterIsCappedByMaxWait(t *testing.T) {
+	rec := sims(1)
+	srv := mockapi.NewServer(mockapi.Config{Org: "org-1", APIKey: testKey, RetryAfter: "3600",
+		Script: map[string][]int{rec[0].ICCID: {429, 503, 200}}})
+	defer srv.Close()
+	cfg := testConfig(srv)
+	cfg.MaxWait = 100 * time.Millisecond
+	start := time.Now()
+	got, err := runPool(t, cfg, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := got[rec[0].Row]; r.Outcome != OutcomeReset || r.Attempts != 3 {
+		t.Errorf("got %+v, want reset after 3 attempts", r)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("took %v: Retry-After: 3600 was not capped at --max-wait", elapsed)
+	}
 }
