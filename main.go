@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -289,6 +290,9 @@ func (c *resetCmd) run(ctx context.Context, e *env) error {
 		return err
 	}
 	defer in.Close()
+	if e.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(in.Total()))
+	}
 	if c.DryRun {
 		return dryRun(in, e.stdout, e.stderr)
 	}
@@ -442,6 +446,15 @@ func dryRun(in *batch.Input, out, errOut io.Writer) error {
 		return errSomeFailed
 	}
 	return nil
+}
+
+// memoryLimit is the soft heap limit for a run over records rows. The live heap
+// is mostly the ICCID table (about 20 bytes a row); without a limit the GC lets
+// the heap grow to twice the live size, which puts a million-row run near 64 MB
+// (measured: 61 MB peak RSS without, 48 MB with 40 MiB). Past a million rows the
+// limit grows with the table, so the GC does not run all the time.
+func memoryLimit(records int) int64 {
+	return 40<<20 + 2*20*int64(max(0, records-1_000_000))
 }
 
 // newLogger is the run's slog logger on w.
