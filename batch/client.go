@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -37,11 +38,30 @@ type resetBody struct {
 }
 
 // apiAnswer is the answer body. Later versions of the API documentation dropped
-// Error from the success answer, so it is optional.
+// Error from the success answer, so it is optional. Both fields stay raw so that
+// an odd type (a string "true", a number) does not make the answer unreadable.
 type apiAnswer struct {
-	Error      *bool  `json:"Error"`
-	StatusCode int    `json:"StatusCode"`
-	Message    string `json:"Message"`
+	Error   json.RawMessage `json:"Error"`
+	Message json.RawMessage `json:"Message"`
+}
+
+// flagsError tells whether an answer's Error field says there was an error:
+// true, or the same spelled as a string or a number.
+func (a apiAnswer) flagsError() bool {
+	switch strings.ToLower(strings.Trim(string(a.Error), `" `)) {
+	case "true", "1":
+		return true
+	}
+	return false
+}
+
+// message is the answer's Message as text.
+func (a apiAnswer) message() string {
+	var s string
+	if json.Unmarshal(a.Message, &s) == nil {
+		return s
+	}
+	return string(a.Message)
 }
 
 // NewClient returns a Client for cfg (already validated) that takes every attempt's
@@ -99,11 +119,27 @@ func newTransport(workers int) *http.Transport {
 
 // Reset resets the SIM of rec, retrying as SPEC.md section 6 says, and returns its
 // result line. It never returns an error: a failed SIM is data.
-func (c *Client) Reset(ctx context.Context, rec Record) Result {
-	log := new(attemptLog)
+//
+// When stop is done, no new attempt starts: a wait for a token, a pause or a
+// backoff ends at once, and the last answer stands. An attempt on the wire is
+// cancelled only with ctx.
+func (c *Client) Reset(ctx, stop context.Context, rec Record) Result {
+	res := c.reset(ctx, stop, rec)
+	if c.apiKey != "" { // an API that echoes the key must not put it in the result file
+		res.Message = strings.ReplaceAll(res.Message, c.apiKey, "[redacted]")
+	}
+	return res
+}
+
+func (c *Client) reset(ctx, stop context.Context, rec Record) Result {
+	log := &attemptLog{inFlight: ctx}
+	waits, cancelWaits := context.WithCancelCause(ctx)
+	defer cancelWaits(nil)
+	defer context.AfterFunc(stop, func() { cancelWaits(context.Cause(stop)) })()
+
 	res := Result{Row: rec.Row, ICCID: rec.ICCID, Outcome: OutcomeFailed}
 	body, _ := json.Marshal(resetBody{ICCID: rec.ICCID}) // a struct of one string cannot fail
-	req, err := retryablehttp.NewRequestWithContext(withAttemptLog(ctx, log), http.MethodPut, c.endpoint, body)
+	req, err := retryablehttp.NewRequestWithContext(withAttemptLog(waits, log), http.MethodPut, c.endpoint, body)
 	if err != nil {
 		res.Message = "cannot build the request: " + err.Error()
 		res.FinishedAt = time.Now()
@@ -126,6 +162,15 @@ func (c *Client) Reset(ctx context.Context, rec Record) Result {
 		res.Message = "not sent: the run stopped first"
 		return res
 	}
+	if err != nil && resp == nil && waits.Err() != nil && ctx.Err() == nil {
+		// Stopped between attempts: the latest answer stands.
+		res.StatusCode = int(log.lastStatus.Load())
+		res.Message = "stopped before a retry"
+		if res.StatusCode != 0 {
+			res.Message += fmt.Sprintf(" (last answer: %d %s)", res.StatusCode, http.StatusText(res.StatusCode))
+		}
+		return res
+	}
 	if err != nil {
 		res.Message = describeError(ctx, err, log)
 		return res
@@ -137,19 +182,22 @@ func (c *Client) Reset(ctx context.Context, rec Record) Result {
 }
 
 // judge reads a final answer: success is a 2xx whose body does not say
-// "Error": true; the Message is never matched on.
+// "Error": true; the Message is never matched on. A 2xx that is not the API's
+// JSON (a proxy's or captive portal's page) is no proof of a reset: failed, so
+// that --resume tries the SIM again.
 func judge(resp *http.Response) (Outcome, string) {
 	var ans apiAnswer
 	raw, _ := readBounded(resp.Body) // already in memory: the paced transport read it
+	empty := len(bytes.TrimSpace(raw)) == 0
 	isJSON := json.Unmarshal(raw, &ans) == nil
 	outcome := OutcomeFailed
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 && (ans.Error == nil || !*ans.Error) {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 && (isJSON || empty) && !ans.flagsError() {
 		outcome = OutcomeReset
 	}
 	switch {
-	case isJSON && ans.Message != "":
-		return outcome, ans.Message
-	case isJSON || len(raw) == 0:
+	case isJSON && ans.message() != "":
+		return outcome, ans.message()
+	case isJSON || empty:
 		return outcome, http.StatusText(resp.StatusCode)
 	default:
 		kind, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
@@ -164,7 +212,9 @@ func judge(resp *http.Response) (Outcome, string) {
 // retries every transport error, including a timeout after the PUT reached the API.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
-		return false, context.Cause(ctx)
+		// Stopped: no new attempt, and no error of ours either, so that the
+		// answer or error of the attempt that just ended is what Do returns.
+		return false, nil
 	}
 	if err != nil {
 		switch classify(err, attemptLogFrom(ctx)) {

@@ -106,7 +106,7 @@ func (p *Pool) Run(ctx, stop context.Context, src Source, emit func(Result) erro
 					results <- notAttempted(rec, context.Cause(stopCtx))
 					continue
 				}
-				results <- p.reset(requests, rec)
+				results <- p.reset(requests, stopCtx, rec)
 			}
 		})
 	}
@@ -182,8 +182,8 @@ func (p *Pool) feed(aborted <-chan struct{}, stopCtx context.Context, src Source
 	}
 }
 
-func (p *Pool) reset(ctx context.Context, rec Record) Result {
-	r := p.client.Reset(ctx, rec)
+func (p *Pool) reset(ctx, stop context.Context, rec Record) Result {
+	r := p.client.Reset(ctx, stop, rec)
 	if rec.Message != "" { // a warning from the reader, such as a failed Luhn check
 		r.Message += " (" + rec.Message + ")"
 	}

@@ -25,9 +25,15 @@ const maxDrainBytes = 256 << 10
 // reached the API". Attempts run one after another, but httptrace callbacks may
 // run on the transport's goroutines, hence the atomics.
 type attemptLog struct {
-	attempts atomic.Int32
-	wrote    atomic.Bool  // the current attempt's request was fully written
-	first    atomic.Int64 // unix nanos when the first attempt was sent
+	attempts   atomic.Int32
+	wrote      atomic.Bool  // the current attempt's request was fully written
+	first      atomic.Int64 // unix nanos when the first attempt was sent
+	lastStatus atomic.Int32 // the status of the latest answer; 0 when none came
+
+	// inFlight is what an attempt on the wire runs under: only the second
+	// stop cancels it. The request's own context is cancelled by the first
+	// stop too, which ends waits for a token, a pause or a backoff.
+	inFlight context.Context
 }
 
 type attemptKey struct{}
@@ -58,7 +64,7 @@ type pacedTransport struct {
 func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	log := attemptLogFrom(req.Context())
 	if log == nil {
-		log = new(attemptLog)
+		log = &attemptLog{inFlight: req.Context()}
 	}
 	if err := t.pacer.Wait(req.Context()); err != nil {
 		return nil, err
@@ -68,7 +74,7 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	log.wrote.Store(false)
 
-	ctx, cancel := context.WithTimeoutCause(req.Context(), t.timeout, errAttemptTimeout)
+	ctx, cancel := context.WithTimeoutCause(log.inFlight, t.timeout, errAttemptTimeout)
 	defer cancel()
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { log.wrote.Store(true) },
@@ -82,6 +88,7 @@ func (t *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, attemptError(ctx, fmt.Errorf("reading the answer: %w", err))
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
+	log.lastStatus.Store(int32(resp.StatusCode))
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		t.pacer.Overloaded(resp.StatusCode, retryAfter(resp, time.Now()))
 	} else if resp.StatusCode < 300 {
