@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 func TestRetryAfterPausesEveryWorker(t *testing.T) {
@@ -86,5 +88,41 @@ func TestBurstZeroStillSends(t *testing.T) {
 	defer cancel()
 	if err := p.Wait(ctx); err != nil {
 		t.Fatalf("Wait with burst 0: %v (a zero burst makes every wait fail)", err)
+	}
+}
+
+// TestSendWindowKeepsEverySecondWithinRatePlusBurst drives the guard with a
+// fake clock: whatever the limiter did, no send may come sooner after the send
+// rate + burst places before it than the limiter's own schedule allows
+// ((floor(rate) + 1) / rate, at least a second).
+func TestSendWindowKeepsEverySecondWithinRatePlusBurst(t *testing.T) {
+	if newSendWindow(rate.Inf, 1) != nil {
+		t.Error("an unlimited pacer has a send window")
+	}
+	w := newSendWindow(4, 1) // 4/s + 1: five sends at most in any second, at least 1.25 s apart on the schedule
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		at    time.Duration // fake time of the send, from t0
+		admit bool
+	}{
+		{0, true},
+		{600 * ms, true}, // a late token, then the next ones on time
+		{600 * ms, true},
+		{750 * ms, true},
+		{1000 * ms, true},
+		{1249 * ms, false}, // the sixth, within 1.25 s of the first
+		{1250 * ms, true},
+		{1800 * ms, false}, // within 1.25 s of the send at 600 ms
+		{1850 * ms, true},
+		{1850 * ms, true},
+	} {
+		now := func() time.Time { return t0.Add(tc.at) }
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		err := w.admit(ctx, now)
+		cancel()
+		if got := err == nil; got != tc.admit {
+			t.Errorf("send at %v: admitted %v, want %v (%v)", tc.at, got, tc.admit, err)
+		}
 	}
 }
