@@ -11,12 +11,14 @@ import (
 	"context"
 	"crypto/rand"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -95,7 +97,7 @@ func run(args []string, e env) int {
 		kong.Writers(e.stdout, e.stderr),
 		kong.Exit(func(code int) { exited = code }),
 		kong.Vars{
-			"version":         version,
+			"version":         versionString(),
 			"default_base":    batch.DefaultBaseURL,
 			"default_rate":    fmt.Sprint(batch.DefaultRate),
 			"default_burst":   fmt.Sprint(batch.DefaultBurst),
@@ -122,11 +124,39 @@ func run(args []string, e env) int {
 		return exitUsage
 	}
 	err = kctx.Run()
-	code := exitCode(err)
-	if err != nil && code != exitSomeFailed && code != exitInterrupted && code != exitTerminated {
+	// The summary already says why a run that went to its end or was stopped
+	// ended; every other error is said here, once.
+	if err != nil && !errors.Is(err, errSomeFailed) && !errors.Is(err, errInterrupted) && !errors.Is(err, errTerminated) {
 		fmt.Fprintln(e.stderr, "simreset:", err)
 	}
-	return code
+	return exitCode(err)
+}
+
+// versionString is the version set at build time, else what the Go toolchain
+// recorded: the module version, or the commit the binary was built from.
+func versionString() string {
+	info, ok := debug.ReadBuildInfo()
+	if version != "dev" || !ok {
+		return version
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	rev, dirty := "", ""
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) >= 12 {
+		return "dev-" + rev[:12] + dirty
+	}
+	return version
 }
 
 // exitCode maps an error to the exit status of SPEC.md section 5.
@@ -260,78 +290,156 @@ func (c *resetCmd) outPath() string {
 }
 
 func (c *resetCmd) run(ctx context.Context, e *env) error {
-	logger := newLogger(e.stderr, c.LogFormat, c.LogLevel)
-	cfg, err := c.config(e)
+	job, err := c.prepare(e)
 	if err != nil {
+		if exitCode(err) == exitSomeFailed {
+			// Whatever failed before the first request (an output directory that
+			// does not exist, a resume file that is not a result file), nothing
+			// was sent: that is a usage problem, not a failed SIM.
+			err = fmt.Errorf("%w: %w", errUsage, err)
+		}
 		return err
+	}
+	defer job.close()
+	if c.DryRun {
+		return dryRun(job.in, e.stdout, e.stderr)
+	}
+	return c.execute(ctx, e, job)
+}
+
+// job is what a run holds from prepare to its end.
+type job struct {
+	in      *batch.Input
+	out     string
+	file    *os.File // nil in a dry run
+	writer  *report.Writer
+	done    *report.DoneSet
+	cfg     batch.Config
+	logger  *slog.Logger
+	closers []func() error // in reverse order: input, lock
+}
+
+func (j *job) close() {
+	for i := len(j.closers) - 1; i >= 0; i-- {
+		_ = j.closers[i]()
+	}
+}
+
+// prepare checks and opens everything a run needs, in an order that sends
+// nothing and touches no file until it is sure the run can go ahead: settings,
+// the lock, the input, the resume file, then the result file.
+func (c *resetCmd) prepare(e *env) (_ *job, err error) {
+	j := &job{logger: newLogger(e.stderr, c.LogFormat, c.LogLevel), out: c.outPath(), done: &report.DoneSet{}}
+	defer func() {
+		if err != nil {
+			j.close()
+		}
+	}()
+	if j.cfg, err = c.config(e); err != nil {
+		return nil, err
 	}
 	if !c.DryRun {
-		if err := cfg.Validate(); err != nil {
-			return err
+		if err := j.cfg.Validate(); err != nil {
+			return nil, err
 		}
-	}
-	out := c.outPath()
-	if c.Resume && out == "-" {
-		return fmt.Errorf("%w: --resume needs a result file (--out PATH), not standard output", errUsage)
-	}
-	if c.Resume && c.Force {
-		return fmt.Errorf("%w: --resume and --force exclude each other", errUsage)
-	}
-	if lockPath := c.lockPath(out); lockPath != "" && !c.DryRun {
-		release, err := report.AcquireLock(lockPath)
-		if err != nil {
-			return err
+		if err := c.checkPaths(j.out); err != nil {
+			return nil, err
 		}
-		defer release()
+		if lockPath := c.lockPath(j.out); lockPath != "" {
+			release, err := report.AcquireLock(lockPath)
+			if err != nil {
+				return nil, err
+			}
+			j.closers = append(j.closers, release)
+		}
 	}
 
-	in, err := batch.OpenInput(c.File, e.stdin, batch.ReaderOptions{Name: cmp.Or(c.inputName, c.File), Column: c.Column, Strict: c.Strict, Logger: logger})
+	in, err := batch.OpenInput(c.File, e.stdin, batch.ReaderOptions{Name: cmp.Or(c.inputName, c.File), Column: c.Column, Strict: c.Strict, Logger: j.logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer in.Close()
+	j.in = in
+	j.closers = append(j.closers, in.Close)
 	if e.getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit(in.Total()))
 	}
 	if c.DryRun {
-		return dryRun(in, e.stdout, e.stderr)
+		return j, nil
 	}
 
-	done := &report.DoneSet{}
 	if c.Resume {
-		if done, err = report.LoadDone(out); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		if done == nil {
-			done = &report.DoneSet{}
+		done, err := report.LoadDone(j.out)
+		switch {
+		case errors.Is(err, os.ErrNotExist): // nothing to resume: a first run
+		case err != nil:
+			return nil, err
+		default:
+			j.done = done
 		}
 	}
-	file, needHeader, err := report.OpenOutput(out, c.Force, c.Resume)
+	file, needHeader, err := report.OpenOutput(j.out, c.Force, c.Resume)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	writer, err := report.NewWriter(file, needHeader)
-	if err != nil {
+	j.file = file
+	if j.writer, err = report.NewWriter(file, needHeader); err != nil {
 		file.Close()
-		return err
+		return nil, err
 	}
+	return j, nil
+}
 
-	progress, err := report.NewProgress(report.ProgressOptions{Mode: c.Progress, Total: in.Total(), Writer: e.stderr})
+// checkPaths refuses outputs that would destroy the input or fail only after
+// every request went out.
+func (c *resetCmd) checkPaths(out string) error {
+	if out != "-" && c.File != "-" {
+		outInfo, errOut := os.Stat(out)
+		inInfo, errIn := os.Stat(c.File)
+		if errOut == nil && errIn == nil && os.SameFile(outInfo, inInfo) {
+			return fmt.Errorf("%w: --out %s is the input file itself: the results would overwrite the fleet", errUsage, out)
+		}
+		if errOut == nil && outInfo.IsDir() {
+			return fmt.Errorf("%w: --out %s is a directory: give a file name", errUsage, out)
+		}
+	}
+	for flag, path := range map[string]string{"--out": out, "--summary-json": c.SummaryJSON, "--metrics-file": c.MetricsFile} {
+		if path == "" || path == "-" {
+			continue
+		}
+		if err := checkWritableDir(filepath.Dir(path)); err != nil {
+			return fmt.Errorf("%w: %s %s: %w", errUsage, flag, path, err)
+		}
+	}
+	return nil
+}
+
+// checkWritableDir tells whether a file can be created in dir, by creating one.
+func checkWritableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".simreset-check-*")
 	if err != nil {
-		file.Close()
+		return fmt.Errorf("cannot create files in %s: %w", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// execute resets the SIMs, writes every result line, and ends with the summary.
+func (c *resetCmd) execute(ctx context.Context, e *env, j *job) error {
+	progress, err := report.NewProgress(report.ProgressOptions{Mode: c.Progress, Total: j.in.Total(), Writer: e.stderr})
+	if err != nil {
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
-	logger = newLogger(progress.LogWriter(), c.LogFormat, c.LogLevel)
+	logger := newLogger(progress.LogWriter(), c.LogFormat, c.LogLevel)
 	progress.SetLogger(logger)
-	pool, err := batch.NewPool(cfg, batch.WithLogger(logger), batch.WithSkip(done.Has))
+	pool, err := batch.NewPool(j.cfg, batch.WithLogger(logger), batch.WithSkip(j.done.Has))
 	if err != nil {
-		file.Close()
 		return err
 	}
 
-	logger.Info("start", "file", cmp.Or(c.inputName, c.File), "records", in.Total(), "column", in.Column(), "out", out,
+	cfg := j.cfg
+	logger.Info("start", "file", cmp.Or(c.inputName, c.File), "records", j.in.Total(), "column", j.in.Column(), "out", j.out,
 		"org", cfg.Org, "base_url", cfg.BaseURL, "rate", cfg.Rate, "burst", cfg.Burst, "workers", cfg.Workers,
-		"retries", cfg.Retries, "timeout", cfg.Timeout, "resume_skips", done.Len())
+		"retries", cfg.Retries, "timeout", cfg.Timeout, "resume_skips", j.done.Len())
 	summary := report.NewSummary(time.Now())
 	ctx, stop, unwatch := signalContexts(ctx, e.signals)
 	defer unwatch()
@@ -340,9 +448,9 @@ func (c *resetCmd) run(ctx context.Context, e *env) error {
 		stop, cancel = context.WithTimeoutCause(stop, c.Deadline, errDeadline)
 		defer cancel()
 	}
-	runErr := pool.Run(ctx, stop, in, func(r batch.Result) error {
-		if err := writer.Write(r); err != nil {
-			return fmt.Errorf("writing %s: %w", out, err)
+	runErr := pool.Run(ctx, stop, j.in, func(r batch.Result) error {
+		if err := j.writer.Write(r); err != nil {
+			return fmt.Errorf("writing %s: %w", j.out, err)
 		}
 		summary.Add(r)
 		progress.Add(r)
@@ -350,8 +458,8 @@ func (c *resetCmd) run(ctx context.Context, e *env) error {
 	})
 	progress.Close()
 	summary.Close(time.Now())
-	if err := closeOutput(file, writer); err != nil && runErr == nil {
-		runErr = fmt.Errorf("writing %s: %w", out, err)
+	if err := closeOutput(j.file, j.writer); err != nil && runErr == nil {
+		runErr = fmt.Errorf("writing %s: %w", j.out, err)
 	}
 	if runErr == nil && !allReset(summary) {
 		runErr = errSomeFailed
@@ -359,35 +467,77 @@ func (c *resetCmd) run(ctx context.Context, e *env) error {
 	return c.finish(summary, runErr, e, logger)
 }
 
-// finish records how the run ended in the summary, prints it and writes the
-// summary and metrics files.
+// finish records how the run ended in the summary, prints it, and writes the
+// summary and metrics files; failing to write them is an error of the run, so
+// that a broken path under cron does not go unnoticed.
 func (c *resetCmd) finish(summary *report.Summary, runErr error, e *env, logger *slog.Logger) error {
 	reason := "done"
 	if runErr != nil {
 		reason = runErr.Error()
 	}
 	summary.SetEnd(exitCode(runErr), reason)
-	_ = summary.WriteText(cmp.Or[io.Writer](c.summaryTo, e.stderr))
+	if c.LogFormat == "json" && c.summaryTo == nil {
+		// Keep stderr JSON lines: the summary is one more of them.
+		var buf bytes.Buffer
+		if err := summary.WriteJSON(&buf); err == nil {
+			logger.Info("summary", "summary", json.RawMessage(bytes.TrimSpace(buf.Bytes())))
+		}
+	} else {
+		_ = summary.WriteText(cmp.Or[io.Writer](c.summaryTo, e.stderr))
+	}
+	var fileErr error
 	if c.SummaryJSON != "" {
 		if err := report.WriteSummaryFile(c.SummaryJSON, summary); err != nil {
-			logger.Error("cannot write the summary file", "path", c.SummaryJSON, "error", err)
+			fileErr = fmt.Errorf("writing --summary-json %s: %w", c.SummaryJSON, err)
 		}
 	}
 	if c.MetricsFile != "" {
 		if err := report.WriteMetricsFile(c.MetricsFile, summary); err != nil {
-			logger.Error("cannot write the metrics file", "path", c.MetricsFile, "error", err)
+			fileErr = errors.Join(fileErr, fmt.Errorf("writing --metrics-file %s: %w", c.MetricsFile, err))
 		}
 	}
 	logger.Info("end", "exit", exitCode(runErr), "reason", reason)
+	if fileErr != nil && (runErr == nil || errors.Is(runErr, errSomeFailed)) {
+		return fileErr
+	}
 	return runErr
 }
 
+// Validate refuses flag values that mean nothing, rather than quietly running
+// with a default; kong calls it after parsing.
+func (c *resetCmd) Validate() error {
+	switch {
+	case c.Workers < 1:
+		return errors.New("--workers must be at least 1")
+	case c.Burst < 1:
+		return errors.New("--burst must be at least 1")
+	case c.Rate < 0:
+		return errors.New("--rate cannot be negative (0 means no limit)")
+	case c.Retries < 0:
+		return errors.New("--retries cannot be negative")
+	case c.Timeout <= 0:
+		return errors.New("--timeout must be more than 0")
+	case c.MaxWait <= 0:
+		return errors.New("--max-wait must be more than 0")
+	case c.Deadline < 0:
+		return errors.New("--deadline cannot be negative (0 means none)")
+	case c.MaxConsecutiveFailures < 0:
+		return errors.New("--max-consecutive-failures cannot be negative (0 turns the breaker off)")
+	}
+	return nil
+}
+
+// lockPath is --lock, or the result file's real path (symlinks resolved, so
+// two names for one file share one lock) plus .lock.
 func (c *resetCmd) lockPath(out string) string {
 	switch {
 	case c.Lock != "":
 		return c.Lock
 	case out == "-":
 		return ""
+	}
+	if real, err := filepath.EvalSymlinks(out); err == nil {
+		out = real
 	}
 	return out + ".lock"
 }

@@ -295,3 +295,57 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestUnusableOutputsStopBeforeAnyRequest(t *testing.T) {
+	path, _ := fleet(t, 5)
+	original := readFile(t, path)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no", "such", "dir")
+	tests := []struct {
+		name  string
+		flags []string
+		says  string
+	}{
+		{"--out is the input", []string{"--out", path, "--force"}, "is the input file"},
+		{"--out in a missing directory", []string{"--out", filepath.Join(missing, "r.csv")}, missing},
+		{"--out is a directory", []string{"--out", dir, "--force"}, "is a directory"},
+		{"--summary-json in a missing directory", []string{"--summary-json", filepath.Join(missing, "s.json")}, missing},
+		{"--metrics-file in a missing directory", []string{"--metrics-file", filepath.Join(missing, "m.prom")}, missing},
+		{"--workers 0", []string{"--workers", "0"}, "--workers must be at least 1"},
+		{"--timeout 0", []string{"--timeout", "0s"}, "--timeout"},
+		{"negative --deadline", []string{"--deadline=-5s"}, "--deadline"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, mockapi.Config{})
+			args := []string{"reset", "--org", "org-1", "--base-url", srv.URL(), "--progress", "off",
+				"--out", filepath.Join(t.TempDir(), "r.csv")}
+			res := runCLI(t, testKey, nil, append(append(args, tt.flags...), path)...)
+			if res.code != exitUsage || !strings.Contains(res.stderr, tt.says) {
+				t.Errorf("exit %d, stderr %q; want exit 2 saying %q", res.code, res.stderr, tt.says)
+			}
+			if srv.Total() != 0 {
+				t.Errorf("server saw %d requests", srv.Total())
+			}
+			if readFile(t, path) != original {
+				t.Fatal("the input file was changed")
+			}
+		})
+	}
+}
+
+func TestTheLockFollowsSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "results.csv")
+	link := filepath.Join(dir, "link.csv")
+	if err := os.WriteFile(real, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	c := resetCmd{}
+	if got, want := c.lockPath(link), c.lockPath(real); got != want {
+		t.Errorf("lock for the link %s, for the file %s: two names for one file must share one lock", got, want)
+	}
+}

@@ -135,11 +135,14 @@ func TestTheKeyNeverLeaks(t *testing.T) {
 				t.Errorf("%s log format: the key appears in %s", format, name)
 			}
 		}
-		if format == "json" {
+		if format == "json" { // every line, the summary included, is JSON
 			for _, line := range strings.Split(strings.TrimSpace(res.stderr), "\n") {
-				if strings.HasPrefix(line, "{") && !json.Valid([]byte(line)) {
+				if !json.Valid([]byte(line)) {
 					t.Errorf("not a JSON log line: %s", line)
 				}
+			}
+			if !strings.Contains(res.stderr, `"msg":"summary"`) {
+				t.Error("no summary line in the JSON log")
 			}
 		}
 	}
