@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -72,12 +73,13 @@ const (
 // Input is a fleet file opened for a run. OpenInput reads it once in full (streaming, constant memory)
 // to find the header and the ICCID column, count the records and detect spreadsheet damage
 // in the column (so that 15-digit truncation can be judged for the whole column before any
-// request); Next then streams it a second time. path "-" reads stdin, which is first copied
-// to a temporary file (removed by Close) so that it can be read twice.
-// The caller should call Close when finished.
+// request); Next then streams it a second time. path "-" reads stdin, which, like any
+// file that is not a regular file (a named pipe, a shell's <(...) process substitution,
+// /dev/stdin, a device), is first copied to a temporary file (removed by Close) so that
+// it can be read twice. The caller should call Close when finished.
 type Input struct {
 	f     *os.File
-	tmp   string // the copy of standard input, removed by Close
+	tmp   string // the copy of standard input or of a pipe, removed by Close
 	r     *Reader
 	total int
 }
@@ -91,27 +93,34 @@ func OpenInput(path string, stdin io.Reader, opts ReaderOptions) (*Input, error)
 	name := displayName(opts.Name)
 	in := &Input{}
 	if path == "-" {
-		f, err := os.CreateTemp("", "simreset-stdin-*.csv")
-		if err != nil {
-			return nil, unusable(name, err, "cannot keep a copy of it to read twice")
-		}
-		in.f, in.tmp = f, f.Name()
 		if stdin == nil {
 			stdin = os.Stdin
 		}
-		if _, err := io.Copy(f, stdin); err != nil {
-			in.Close()
-			return nil, unusable(name, err, "cannot read it")
+		if err := in.copyOf(name, stdin); err != nil {
+			return nil, err
 		}
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, unusable(name, err, "cannot open it")
 		}
-		in.f = f
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			in.Close()
+		st, err := f.Stat()
+		switch {
+		case err != nil:
+			f.Close()
+			return nil, unusable(name, err, "cannot read it")
+		case st.IsDir():
+			f.Close()
 			return nil, unusable(name, nil, "is a directory, not a CSV file")
+		case !st.Mode().IsRegular():
+			// A pipe cannot seek back for the second pass.
+			err := in.copyOf(name, f)
+			f.Close()
+			if err != nil {
+				return nil, err
+			}
+		default:
+			in.f = f
 		}
 	}
 	if err := in.survey(name, opts); err != nil {
@@ -119,6 +128,32 @@ func OpenInput(path string, stdin io.Reader, opts ReaderOptions) (*Input, error)
 		return nil, err
 	}
 	return in, nil
+}
+
+// copyOf copies r to a temporary file, removed by Close, to be read from.
+// It stops early on data that is binary from its first bytes.
+func (in *Input) copyOf(name string, r io.Reader) error {
+	f, err := os.CreateTemp("", "simreset-input-*.csv")
+	if err != nil {
+		return unusable(name, err, "cannot keep a copy of it to read twice")
+	}
+	in.f, in.tmp = f, f.Name()
+	start, _, err := readHead(r, 4096)
+	if err == nil {
+		if kind := binaryStart(start); kind != "" {
+			in.Close()
+			return unusable(name, nil, "is %s, not a CSV text file; save the sheet as CSV (UTF-8) and try again", kind)
+		}
+		_, err = f.Write(start)
+	}
+	if err == nil {
+		_, err = io.Copy(f, r)
+	}
+	if err != nil {
+		in.Close()
+		return unusable(name, err, "cannot read it")
+	}
+	return nil
 }
 
 // survey makes the first pass: it counts the records and finds the first
@@ -175,7 +210,7 @@ func (in *Input) Next() (Record, error) { return in.r.Next() }
 // Column describes the ICCID column for the start-of-run log line, e.g. `"SIM ICCID" (column 2)`.
 func (in *Input) Column() string { return in.r.Column() }
 
-// Close closes the file and removes the copy of standard input, if any.
+// Close closes the file and removes the copy of standard input or of a pipe, if any.
 func (in *Input) Close() error {
 	var errs []error
 	if in.f != nil {
@@ -193,8 +228,11 @@ func (in *Input) Close() error {
 // the text (UTF-8 with or without BOM, UTF-16, legacy bytes left alone),
 // finds the header and the ICCID column from the opening part of the file,
 // then yields one Record per non-blank row, normalised, validated, and marked
-// as a duplicate when its ICCID was seen on an earlier row. Memory grows only
-// with the set of distinct ICCIDs. A Reader is not safe for concurrent use.
+// as a duplicate when its ICCID was seen on an earlier row. A quote that opens
+// a cell but is never properly closed is read as text (see quoteFixer), so it
+// cannot swallow the rows below it; in the ICCID cell it makes the row invalid.
+// Memory grows only with the set of distinct ICCIDs. A Reader is not safe for
+// concurrent use.
 type Reader struct {
 	name   string
 	cr     *csv.Reader
@@ -210,6 +248,10 @@ type Reader struct {
 	row        int // spreadsheet row of the last record read
 	endLine    int // parser line where the last record read ended
 	seen       *ICCIDTable
+	quotes     *quoteFixer
+	// strayICCID tells that the last record read had a stray quote
+	// dropped at the start of its ICCID cell.
+	strayICCID bool
 }
 
 // NewReader detects the encoding, line endings, delimiter, header and ICCID
@@ -238,7 +280,11 @@ func NewReader(r io.Reader, opts ReaderOptions) (*Reader, error) {
 	if !opts.survey {
 		rd.seen = NewICCIDTable(opts.sizeHint)
 	}
-	cr := csv.NewReader(text.br)
+	rd.quotes = newQuoteFixer(text.br, lay.delim, true)
+	rd.quotes.keep = true
+	rd.quotes.log = log
+	rd.quotes.lineOffset = text.lineOffset
+	cr := csv.NewReader(bufio.NewReaderSize(rd.quotes, 64<<10))
 	cr.Comma = lay.delim
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true // an unquoted ="..." keeps its quotes instead of failing the record
@@ -305,6 +351,7 @@ func (r *Reader) read() (fields []string, line, row int, err error) {
 	row = r.row + (start - r.endLine - 1) + 1
 	r.row = row
 	r.endLine = last + strings.Count(fields[len(fields)-1], "\n")
+	r.strayICCID = r.quotes.strayIn(r.endLine, r.col)
 	return fields, start + r.lineOffset, row, nil
 }
 
@@ -319,6 +366,21 @@ func (r *Reader) judge(fields []string, line, row int) Record {
 		return rec
 	}
 	rec.Raw = strings.Clone(fields[r.col]) // the parser's buffer holds the whole line
+	switch {
+	case r.strayICCID:
+		// The cell was opened by a quote that never closed: the row may
+		// have lost or gained cells, so its value is not trusted.
+		rec.Raw = `"` + rec.Raw
+		rec.Outcome = OutcomeInvalid
+		rec.Message = quoteCell(strings.TrimFunc(rec.Raw, isTrimmable)) + ": the ICCID cell opens a quote that is not closed on its line; fix the quotes on this row"
+		return rec
+	case strings.IndexByte(rec.Raw, 0) >= 0:
+		// NormalizeICCID trims control bytes at the ends of a cell, but a
+		// NUL is a sign of a damaged file, not of a stray export byte.
+		rec.Outcome = OutcomeInvalid
+		rec.Message = quoteCell(rec.Raw) + ": the ICCID cell holds a NUL byte, a sign of a damaged file; check this row"
+		return rec
+	}
 	iccid := NormalizeICCID(rec.Raw)
 	if kind := damageKind(iccid); kind != "" {
 		if r.damageRow == 0 {

@@ -21,6 +21,13 @@ func FuzzReader(f *testing.F) {
 		"a,b\n\"x\ny\",89882990000000001013\n",
 		"89882990000000001013\n8988299000000000101F\n",
 		"ICCID,iccid_with_luhn\n1,2\n",
+		// Stray quotes: the reviewer's shapes, in the ICCID cell, on the last line.
+		"ICCID,Label\n89882990000000001013,\"unclosed label\n89882990000000001039,dev\n",
+		"\"ICCID\";\"Label\"\r\n\"89882990000000001013\";\"12\" display\r\n\"89882990000000001039\";\"dev\"\r\n",
+		"ICCID,Label\n89882990000000001013,\"Bob's meter, basement\n\"89882990000000001039,x\n89882990000000001047,\"last",
+		"Label,ICCID\n\"a\nb\",89882990000000001013\n\"\"\"c,89882990000000001039\n",
+		// A NUL past the first 512 bytes, in the ICCID cell.
+		"ICCID\n" + strings.Repeat("\n", 512) + "8988299000000000101\x003\n",
 	} {
 		f.Add([]byte(s), "", false)
 	}

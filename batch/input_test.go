@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"unicode"
@@ -398,6 +399,68 @@ func TestReaderRows(t *testing.T) {
 			input: "ICCID\n" + strings.Repeat("89882990000000001013\n", 3) + strings.Repeat("\n", sniffSize) + "89882990000000001039\n",
 			want:  []string{"2 2 - 89882990000000001013", "3 3 duplicate repeat of row 2", "4 4 duplicate repeat of row 2", fmt.Sprintf("%d %d - 89882990000000001039", 5+sniffSize, 5+sniffSize)},
 		},
+		{
+			name:  "an unclosed quote in a label does not swallow the rows below",
+			input: "ICCID,Label\n89882990000000001013,\"unclosed label\n\n89882990000000001039,dev\n89882990000000001047,dev\n",
+			want:  []string{"2 2 - 89882990000000001013", "4 4 - 89882990000000001039", "5 5 - 89882990000000001047"},
+		},
+		{
+			name:  "a label opening with a quoted word, semicolons",
+			input: "ICCID;Label\r\n89882990000000001013;\"12\" display\r\n89882990000000001039;dev\r\n",
+			want:  []string{"2 2 - 89882990000000001013", "3 3 - 89882990000000001039"},
+		},
+		{
+			name:  "a quoted file whose label lost its closing quote",
+			input: "\"ICCID\",\"Label\"\n\"89882990000000001013\",\"Bob's meter, basement\n\"89882990000000001039\",\"dev\"\n",
+			want:  []string{"2 2 - 89882990000000001013", "3 3 - 89882990000000001039"},
+		},
+		{
+			name:  "a stray quote before the ICCID column splits the label",
+			input: "Label,ICCID\n\"12\" display,89882990000000001013\n\"Bob's meter, basement,89882990000000001039\nx,89882990000000001047\n",
+			want: []string{
+				"2 2 - 89882990000000001013",
+				`3 3 invalid "basement": not an ICCID: expected 18 to 22 digits starting with 89`,
+				"4 4 - 89882990000000001047",
+			},
+		},
+		{
+			name:  "a stray quote in the ICCID cell makes that row invalid",
+			input: "ICCID,Label\n89882990000000001013,a\n\"89882990000000001039,b\n89882990000000001047,c\n",
+			want: []string{
+				"2 2 - 89882990000000001013",
+				`3 3 invalid "\"89882990000000001039": the ICCID cell opens a quote that is not closed on its line; fix the quotes on this row`,
+				"4 4 - 89882990000000001047",
+			},
+		},
+		{
+			name:  "a stray quote on the last line, with no line break",
+			input: "ICCID,Label\n89882990000000001013,a\n89882990000000001039,\"last",
+			want:  []string{"2 2 - 89882990000000001013", "3 3 - 89882990000000001039"},
+		},
+		{
+			name:  "a real multi-line cell, then a stray quote",
+			input: "ICCID,Label\n89882990000000001013,\"one\ntwo\"\n89882990000000001039,\"open\n89882990000000001047,x\n",
+			want:  []string{"2 2 - 89882990000000001013", "3 4 - 89882990000000001039", "4 5 - 89882990000000001047"},
+		},
+		{
+			name:  "a quote left open in the header",
+			input: "ICCID,\"Label\n89882990000000001013,a\n",
+			want:  []string{"2 2 - 89882990000000001013"},
+		},
+		{
+			name:  "a stray quote after a sep line",
+			input: "sep=;\nICCID;Label\n89882990000000001013;\"open\n\n89882990000000001039;x\n",
+			want:  []string{"2 3 - 89882990000000001013", "4 5 - 89882990000000001039"},
+		},
+		{
+			name:  "NUL bytes past the start: harmless in a label, invalid in the ICCID cell",
+			input: "ICCID,Label\n" + strings.Repeat("\n", nulWindow) + "89882990000000001013,la\x00bel\n89882990000000001039\x00,x\n8988299\x000000000001047,x\n",
+			want: []string{
+				fmt.Sprintf("%d %d - 89882990000000001013", nulWindow+2, nulWindow+2),
+				fmt.Sprintf(`%d %d invalid "89882990000000001039\x00": the ICCID cell holds a NUL byte, a sign of a damaged file; check this row`, nulWindow+3, nulWindow+3),
+				fmt.Sprintf(`%d %d invalid "8988299\x000000000001047": the ICCID cell holds a NUL byte, a sign of a damaged file; check this row`, nulWindow+4, nulWindow+4),
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
@@ -463,8 +526,11 @@ func TestUnusable(t *testing.T) {
 		opts  ReaderOptions
 		want  string
 	}{
-		{"NUL bytes", "ICCID\n8988\x00\x00\x00\n", ReaderOptions{}, "looks like binary data"},
-		{"many control bytes", "ICCID\n\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\n", ReaderOptions{}, "looks like binary data"},
+		{"NUL bytes", "ICCID\n8988\x00\x00\x00\n", ReaderOptions{}, "looks like binary data, not CSV text (a NUL byte at byte 11 of the text, within its first 512 bytes)"},
+		{"many control bytes", "ICCID\n\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\n", ReaderOptions{}, "looks like binary data, not CSV text (0 NUL and 10 other control bytes in the first 17 bytes of the text, 58.8%)"},
+		{"an executable", "\x7fELF\x02\x01\x01\x00\x00\x00", ReaderOptions{}, "(a NUL byte at byte 8 of the text"},
+		{"NUL bytes past the start, a real share", "ICCID\n" + strings.Repeat("89882990000000001013\n", 50) + strings.Repeat("\x00", 20) + "\n", ReaderOptions{},
+			"(20 NUL and 0 other control bytes in the first 1077 bytes of the text, 1.9%)"},
 		{"old Excel workbook", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", ReaderOptions{}, "is an old Excel .xls workbook"},
 		{"empty", "", ReaderOptions{}, "is empty"},
 		{"only a header", "ICCID\n", ReaderOptions{}, "but no SIM rows below it"},
@@ -526,6 +592,135 @@ func TestOpenInputStdin(t *testing.T) {
 	checkUnusable(t, err, "-", "standard input: is empty")
 }
 
+// TestNULFarIntoTheFile reads a NUL in a label 260 KB into a file: one
+// stray byte does not make a text file binary.
+func TestNULFarIntoTheFile(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("ICCID,Label\n")
+	n := 0
+	for ; b.Len() < 400<<10; n++ {
+		label := "dev"
+		if n == 10_000 {
+			label = "la\x00bel"
+		}
+		fmt.Fprintf(&b, "%s,%s\n", iccidN(n), label)
+	}
+	recs := readAll(t, strings.NewReader(b.String()), ReaderOptions{})
+	if len(recs) != n {
+		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	if rec := recs[10_000]; rec.Row != 10_002 || rec.Outcome != "" || rec.ICCID != iccidN(10_000) {
+		t.Errorf("row with the NUL in its label: %+v, want it sent", rec)
+	}
+}
+
+// TestOpenInputFIFO reads a named pipe, as a shell's <(...) gives one: it
+// cannot seek, so it is copied first, and the copy is removed by Close.
+func TestOpenInputFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.csv")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	const data = "ICCID,Label\n89882990000000001013,\"open\n89882990000000001039,x\n"
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		if _, err := f.WriteString(data); err != nil {
+			t.Error(err)
+		}
+	}()
+	in, err := OpenInput(path, nil, ReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := in.tmp
+	if tmp == "" {
+		t.Fatal("no temporary copy of the pipe")
+	}
+	var got []string
+	for {
+		rec, err := in.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s", rec.Row, rec.ICCID))
+	}
+	if want := []string{"2 89882990000000001013", "3 89882990000000001039"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := in.Total(), 2; got != want {
+		t.Errorf("Total() = %d, want %d", got, want)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary copy %s left behind: %v", tmp, err)
+	}
+}
+
+// TestOpenInputWarnsOnce checks that of OpenInput's two passes, only the
+// first logs the quoting problems, and both yield the same records.
+func TestOpenInputWarnsOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fleet.csv")
+	data := "ICCID,Label\n89882990000000001013,\"open\n89882990000000001039,\"a\nb\"\n89882990000000001047,x\n"
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	in, err := OpenInput(path, nil, ReaderOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	var rows []int
+	for {
+		rec, err := in.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, rec.Row)
+	}
+	if want := []int{2, 3, 4}; !slices.Equal(rows, want) || in.Total() != 3 {
+		t.Errorf("rows %v, Total() = %d; want %v, 3", rows, in.Total(), want)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
+		t.Errorf("%d warnings, want 2 (one stray quote, one multi-line cell):\n%s", n, logs.String())
+	}
+}
+
+// zeros reads as an endless run of NUL bytes, like /dev/zero.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// TestOpenInputEndlessBinary checks that copying standard input (or a
+// device) stops at once on binary data instead of filling the disk.
+func TestOpenInputEndlessBinary(t *testing.T) {
+	_, err := OpenInput("-", zeros{}, ReaderOptions{Name: "-"})
+	checkUnusable(t, err, "-", "standard input: is binary data (a NUL byte at byte 1, within the first 512 bytes), not a CSV text file")
+	in, err := OpenInput("-", strings.NewReader("\xff\xfeI\x00C\x00C\x00I\x00D\x00\n\x008\x009\x008\x008\x002\x009\x009\x000\x000\x000\x000\x000\x000\x000\x000\x000\x001\x000\x001\x003\x00"), ReaderOptions{Name: "-"})
+	if err != nil {
+		t.Fatalf("UTF-16 on standard input: %v", err)
+	}
+	if err := in.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestOpenInputUnreadable(t *testing.T) {
 	dir := t.TempDir()
 	_, err := OpenInput(filepath.Join(dir, "missing.csv"), nil, ReaderOptions{})
@@ -585,13 +780,14 @@ func TestReaderLogs(t *testing.T) {
 		{"headerless", "89882990000000001013\n", `msg="the first row already holds an ICCID`},
 		{"CR", "ICCID\r89882990000000001013\r", "CR alone"},
 		{"sep", "sep=;\nICCID\n89882990000000001013\n", "delimiter=semicolon"},
+		{"stray quote", "sep=,\nICCID,Label\n89882990000000001013,\"open\n89882990000000001039,x\n",
+			`level=WARN msg="row 2: a quote opened in column 2 is never closed; read as text" file=f.csv row=2 line=3 column=2`},
+		{"multi-line cell", "ICCID,Label\n89882990000000001013,\"one\ntwo\"\n",
+			`level=WARN msg="row 2: a quoted cell in column 2 spans 2 lines; read as one row (check that it does not join rows)" file=f.csv row=2 line=2 column=2`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			_, err := NewReader(strings.NewReader(tc.input), ReaderOptions{Name: "f.csv", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
+			readAll(t, strings.NewReader(tc.input), ReaderOptions{Name: "f.csv", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if !strings.Contains(logs.String(), tc.want) {
 				t.Errorf("logs\n%s\ndo not contain %s", logs.String(), tc.want)
 			}

@@ -51,7 +51,7 @@ type sample struct {
 }
 
 func parseSample(head []byte, atEOF bool, delim rune) sample {
-	cr := csv.NewReader(bytes.NewReader(head))
+	cr := csv.NewReader(newQuoteFixer(bytes.NewReader(head), delim, atEOF))
 	cr.Comma = delim
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true

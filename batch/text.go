@@ -7,6 +7,7 @@ package batch
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -90,13 +91,13 @@ func openText(r io.Reader, name string, log *slog.Logger) (*text, error) {
 	case bytes.Contains(t.head, []byte("\r\n")):
 		t.eol = "CRLF"
 	}
+	if why := binaryText(t.head); why != "" {
+		return nil, unusable(name, nil, "looks like binary data, not CSV text (%s); expected a CSV export with an ICCID column", why)
+	}
 	if d, n, ok := sepLine(t.head, t.atEOF); ok {
 		t.head = t.head[n:]
 		t.delim, t.lineOffset = d, 1
 		log.Info("the first line sets the delimiter (Excel sep= line)", "delimiter", delimName(d))
-	}
-	if bytes.IndexByte(t.head, 0) >= 0 || controlShare(t.head) {
-		return nil, unusable(name, nil, "looks like binary data, not CSV text (control bytes in the first %d bytes); expected a CSV export with an ICCID column", min(len(t.head), 8192))
 	}
 	if len(t.head) == 0 && t.atEOF && t.lineOffset == 0 {
 		return nil, unusable(name, nil, "is empty; expected a CSV export with an ICCID column")
@@ -181,18 +182,67 @@ func guessUTF16(b []byte) (textunicode.Endianness, bool) {
 	return textunicode.BigEndian, false
 }
 
-// controlShare reports a share of control bytes that no text export has.
-// Bytes >= 0x80 are not counted: legacy encodings (Windows-1252, Mac Roman)
-// use them for letters.
-func controlShare(b []byte) bool {
-	b = b[:min(len(b), 8192)]
-	ctrl := 0
-	for _, c := range b {
-		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1A) || c == 0x7F {
+// Binary data, told from text with a few stray control bytes: a NUL within
+// nulWindow bytes of the start (where the headers of executables, images and
+// other binary formats put them), or more than 1 % of NUL and control bytes
+// in the part sniffed, and more than a few (one stray byte in a small file
+// is not a share).
+const (
+	nulWindow      = 512
+	maxControlPerK = 10 // control bytes per thousand
+	fewControls    = 3
+)
+
+// binaryText tells why the decoded text looks like binary data (the
+// message says what was measured), or returns "". A text export with a few
+// stray NUL or control bytes is not binary: a NUL inside an ICCID cell makes
+// that row invalid, elsewhere it is harmless.
+func binaryText(text []byte) string {
+	if i := bytes.IndexByte(text[:min(len(text), nulWindow)], 0); i >= 0 {
+		return fmt.Sprintf("a NUL byte at byte %d of the text, within its first %d bytes", i+1, nulWindow)
+	}
+	nul, ctrl := 0, 0
+	for _, c := range text {
+		switch {
+		case c == 0:
+			nul++
+		case isControlByte(c):
 			ctrl++
 		}
 	}
-	return ctrl > 0 && ctrl*20 > len(b)
+	if n := nul + ctrl; n <= fewControls || n*1000 <= len(text)*maxControlPerK {
+		return ""
+	}
+	return fmt.Sprintf("%d NUL and %d other control bytes in the first %d bytes of the text, %.1f%%",
+		nul, ctrl, len(text), float64(nul+ctrl)*100/float64(len(text)))
+}
+
+// isControlByte reports a control byte that text does not hold. Bytes >= 0x80
+// are not counted: legacy encodings (Windows-1252, Mac Roman) use them for
+// letters; white space and ^Z (the end-of-file mark of old DOS exports) are
+// text.
+func isControlByte(c byte) bool {
+	return (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1A) || c == 0x7F
+}
+
+// binaryStart tells why the first bytes of a file, not yet decoded, are
+// binary data (a known binary format, or a NUL near the start of what is not
+// UTF-16), or returns "". Copying a pipe or a device for a second read stops
+// on it, rather than filling the disk with /dev/zero.
+func binaryStart(b []byte) string {
+	if kind := binaryKind(b); kind != "" {
+		return kind
+	}
+	if bytes.HasPrefix(b, bomUTF16LE) || bytes.HasPrefix(b, bomUTF16BE) {
+		return ""
+	}
+	if _, ok := guessUTF16(b); ok {
+		return ""
+	}
+	if i := bytes.IndexByte(b[:min(len(b), nulWindow)], 0); i >= 0 {
+		return fmt.Sprintf("binary data (a NUL byte at byte %d, within the first %d bytes)", i+1, nulWindow)
+	}
+	return ""
 }
 
 // sepLine recognises Excel's "sep=;" first line; it returns the delimiter and
