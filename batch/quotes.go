@@ -91,6 +91,14 @@ type quoteFixer struct {
 	lines   int    // lines read from src
 	row     int    // spreadsheet row of the record being followed
 
+	// A line longer than src's buffer is passed on a piece at a time while
+	// it holds no quote, rather than held whole: midLine tells that one is
+	// under way, midField counts the fields its pieces so far began, and
+	// midStart tells that the next byte starts a field.
+	midLine  bool
+	midField int
+	midStart bool
+
 	// ref is where the scan of the last dropped cell on the current line
 	// started (-1: none), and refBare its last bare quote; see quotedAfterRef.
 	ref, refBare int
@@ -106,12 +114,16 @@ type quoteFixer struct {
 // opened by a stray quote. When it is false (the head of a file), such a
 // cell is passed on as it is.
 func newQuoteFixer(src io.Reader, delim rune, final bool) *quoteFixer {
-	return &quoteFixer{src: bufio.NewReader(src), delim: utf8.AppendRune(nil, delim), final: final, ref: -1}
+	br, ok := src.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReader(src)
+	}
+	return &quoteFixer{src: br, delim: utf8.AppendRune(nil, delim), final: final, ref: -1}
 }
 
 // Read implements io.Reader.
 func (z *quoteFixer) Read(p []byte) (int, error) {
-	if z.off == len(z.out) && len(z.pending) == 0 && !z.end && !z.naive {
+	if z.off == len(z.out) && len(z.pending) == 0 && !z.midLine && !z.end && !z.naive {
 		if n := z.passPlain(p); n > 0 {
 			return n, nil
 		}
@@ -175,31 +187,89 @@ func (z *quoteFixer) strayIn(last, col int) bool {
 
 // pump follows the next record and moves its lines to out.
 func (z *quoteFixer) pump() {
-	if len(z.pending) == 0 {
-		b := z.readLine()
-		if b == nil {
-			z.finish()
-			return
-		}
+	switch {
+	case z.midLine:
+		z.longLine()
+		return
+	case len(z.pending) > 0:
 		z.row++
-		if !z.naive && (bytes.IndexByte(b, '"') < 0 || closesOnLine(b[:contentLen(b)], z.delim)) {
-			z.out = append(z.out, b...) // the common case: nothing held back
-			return
-		}
-		z.pending = append(z.pending, z.newLine(b))
-	} else {
-		z.row++
+		z.record(0, true)
+		return
+	case z.end:
+		z.finish()
+		return
 	}
-	z.record()
+	b, err := z.src.ReadSlice('\n')
+	if err == bufio.ErrBufferFull && len(z.delim) == 1 && !z.naive && bytes.IndexByte(b, '"') < 0 {
+		z.row++
+		z.midLine, z.midField, z.midStart = true, 0, true
+		z.passPiece(b)
+		return
+	}
+	if b = z.wholeLine(b, err); b == nil {
+		z.finish()
+		return
+	}
+	z.row++
+	if !z.naive && (bytes.IndexByte(b, '"') < 0 || closesOnLine(b[:contentLen(b)], z.delim)) {
+		z.out = append(z.out, b...) // the common case: nothing held back
+		return
+	}
+	z.pending = append(z.pending, z.newLine(b))
+	z.record(0, true)
+}
+
+// longLine goes on with a long line whose pieces so far held no quote: the
+// next piece passes on too, unless it holds a quote; then the rest of the
+// line is followed as a record from the state its start left.
+func (z *quoteFixer) longLine() {
+	b, err := z.src.ReadSlice('\n')
+	if bytes.IndexByte(b, '"') < 0 {
+		if err == bufio.ErrBufferFull {
+			z.passPiece(b)
+			return
+		}
+		z.out = append(z.out, b...)
+		z.midLine = false
+		z.lines++
+		if err != nil {
+			z.end = true
+			if err != io.EOF {
+				z.srcErr = err
+			}
+		}
+		return
+	}
+	z.midLine = false
+	z.pending = append(z.pending, z.newLine(z.wholeLine(b, err)))
+	z.record(z.midField, z.midStart)
+}
+
+// passPiece passes on a piece of a long line that holds no quote.
+func (z *quoteFixer) passPiece(b []byte) {
+	z.out = append(z.out, b...)
+	z.midField += bytes.Count(b, z.delim)
+	z.midStart = bytes.HasSuffix(b, z.delim)
 }
 
 // record follows the record that starts on pending[0], dropping stray
-// opening quotes, and emits its lines.
-func (z *quoteFixer) record() {
+// opening quotes, and emits its lines. f is the number of fields before the
+// line's first byte, and atStart tells that this byte starts a field: false
+// when the start of a long line was already passed on (see longLine).
+func (z *quoteFixer) record(f int, atStart bool) {
 	row, l := z.row, z.pending[0]
 	c := l.b[:l.n]
-	p, f := 0, 0
+	p := 0
 	z.ref = -1
+	if !atStart {
+		// The first bytes end an unquoted field: quotes in it are text.
+		i := bytes.Index(c, z.delim)
+		if i < 0 {
+			z.emit(1)
+			return
+		}
+		p, f = i+len(z.delim), f+1
+	}
 	for {
 		if p < len(c) && c[p] == '"' {
 			q := p
@@ -454,15 +524,22 @@ func (z *quoteFixer) newLine(b []byte) *qline {
 }
 
 // readLine returns the next line with its line ending (none on the last
-// one), valid until the next call; nil at the end.
+// one), valid until the next read; nil at the end.
 func (z *quoteFixer) readLine() []byte {
 	if z.end {
 		return nil
 	}
-	if cap(z.long) > 1<<20 {
-		z.long = nil // do not keep the buffer of a huge line
-	}
 	b, err := z.src.ReadSlice('\n')
+	return z.wholeLine(b, err)
+}
+
+// wholeLine completes the line b that ReadSlice returned with err: it reads
+// the rest of a line longer than src's buffer, and notes the end of src. The
+// line is valid until the next read; nil at the end.
+func (z *quoteFixer) wholeLine(b []byte, err error) []byte {
+	if cap(z.long) > 1<<20 {
+		z.long = nil // the last long line was copied: do not keep its buffer
+	}
 	if err == bufio.ErrBufferFull {
 		z.long = append(z.long[:0], b...)
 		for err == bufio.ErrBufferFull {

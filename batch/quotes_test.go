@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"fmt"
@@ -13,10 +14,15 @@ import (
 )
 
 // fixQuotes runs s through a quoteFixer and returns what it yields and the
-// stray quotes it dropped, as "line:field".
+// stray quotes it dropped, as "line:field". Without naive, it reads s through
+// a 16-byte buffer, which makes most lines long lines.
 func fixQuotes(t testing.TB, s string, delim rune, final, naive bool) (string, []string) {
 	t.Helper()
-	z := newQuoteFixer(strings.NewReader(s), delim, final)
+	var src io.Reader = strings.NewReader(s)
+	if !naive {
+		src = bufio.NewReaderSize(src, 16)
+	}
+	z := newQuoteFixer(src, delim, final)
 	z.keep, z.naive = true, naive
 	out, err := io.ReadAll(z)
 	if err != nil {
@@ -64,6 +70,10 @@ func TestQuoteFixer(t *testing.T) {
 		{name: "every row opens a quote", in: "1,\"a\n2,\"b\n3,\"c\n", want: "1,a\n2,b\n3,c\n", strays: []string{"1:1", "2:1", "3:1"}},
 		{name: "a CR before the end of the file closes", in: "1,\"a\"\r", want: "1,\"a\"\r"},
 		{name: "multi-byte delimiter", delim: '§', in: "1§\"a\"§b\n2§\"c\n3\n", want: "1§\"a\"§b\n2§c\n3\n", strays: []string{"2:1"}},
+		{name: "long line, no quote", in: strings.Repeat("a,", 40) + "\n1,\"x\n2\n", want: strings.Repeat("a,", 40) + "\n1,x\n2\n", strays: []string{"2:1"}},
+		{name: "long line, a stray quote after a long start", in: strings.Repeat("a,", 40) + "\"x\n2\n", want: strings.Repeat("a,", 40) + "x\n2\n", strays: []string{"1:40"}},
+		{name: "long line, a quote inside an unquoted field", in: strings.Repeat("a", 40) + "\"x,\"y\n2\n", want: strings.Repeat("a", 40) + "\"x,y\n2\n", strays: []string{"1:1"}},
+		{name: "long line, a multi-line cell after a long start", in: strings.Repeat("a;", 20) + "\"x\ny\";z\n2\n", delim: ';', want: strings.Repeat("a;", 20) + "\"x\ny\";z\n2\n"},
 		{name: "head: open at its end is left alone", head: true, in: "1,a\n2,\"open\n3,x\n", want: "1,a\n2,\"open\n3,x\n"},
 		{name: "head: decided within it", head: true, in: "1,\"12\" x\n2,\"open\n" + long + "3\n", want: "1,12\" x\n2,open\n" + long + "3\n", strays: []string{"1:1", "2:1"}},
 	} {
@@ -192,6 +202,10 @@ func FuzzQuoteFixer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, final bool) {
 		for _, delim := range []rune{',', ';', '§'} {
 			fast, fs := fixQuotes(t, string(data), delim, final, false)
+			z := newQuoteFixer(bytes.NewReader(data), delim, final) // src's usual buffer
+			if out, err := io.ReadAll(z); err != nil || string(out) != fast {
+				t.Fatalf("delim %q: with a 4 KB buffer %q, %v; with 16 bytes %q", delim, out, err, fast)
+			}
 			if len(data) <= 4<<10 { // the reference takes the square of a line's length
 				slow, ss := fixQuotes(t, string(data), delim, final, true)
 				if fast != slow || !slices.Equal(fs, ss) {
