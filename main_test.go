@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/simreset/simreset/batch"
 	"github.com/simreset/simreset/batch/mockapi"
 )
 
@@ -19,18 +20,7 @@ const testKey = "sk-test-0f1e2d3c4b5a"
 // luhnICCID returns a made-up 19-digit ICCID with a correct check digit.
 func luhnICCID(n int) string {
 	body := fmt.Sprintf("898829900%09d", n)
-	sum := 0
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if (len(body)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + strconv.Itoa((10-sum%10)%10)
+	return body + string(batch.LuhnDigit(body))
 }
 
 // fleet writes a CSV export with n SIMs (and the given extra lines after them) and

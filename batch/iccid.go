@@ -198,20 +198,25 @@ func LuhnValid(iccid string) bool {
 	if len(iccid) < 2 || !isPlainICCID(iccid) {
 		return false
 	}
+	return LuhnDigit(iccid[:len(iccid)-1]) == iccid[len(iccid)-1]
+}
+
+// LuhnDigit returns the check digit that makes body followed by it pass the Luhn
+// check: every second digit from the right of body is doubled. body must be all
+// decimal digits. Generators and tests use it to make valid ICCIDs.
+func LuhnDigit[T ~string | ~[]byte](body T) byte {
 	sum := 0
-	double := false
-	for i := len(iccid) - 1; i >= 0; i-- {
-		d := int(iccid[i] - '0')
-		if double {
+	for i := len(body) - 1; i >= 0; i-- {
+		d := int(body[i] - '0')
+		if (len(body)-1-i)%2 == 0 {
 			d *= 2
 			if d > 9 {
 				d -= 9
 			}
 		}
 		sum += d
-		double = !double
 	}
-	return sum%10 == 0
+	return byte('0' + (10-sum%10)%10)
 }
 
 // ICCIDKey is a compact, comparable form of a valid ICCID for the set of ICCIDs

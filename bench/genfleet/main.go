@@ -24,6 +24,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/simreset/simreset/batch"
 )
 
 // Defaults of the flags.
@@ -157,22 +159,5 @@ func ICCID(dst []byte, prefix string, width, serial int) []byte {
 		dst = append(dst, '0')
 	}
 	dst = append(dst, s...)
-	return append(dst, LuhnDigit(dst[start:]))
-}
-
-// LuhnDigit returns the check digit that makes body followed by it pass the
-// Luhn check: every second digit from the right of body is doubled.
-func LuhnDigit(body []byte) byte {
-	sum := 0
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if (len(body)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return byte('0' + (10-sum%10)%10)
+	return append(dst, batch.LuhnDigit(dst[start:]))
 }
