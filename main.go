@@ -576,10 +576,7 @@ func dryRun(in *batch.Input, out, errOut io.Writer) error {
 		if rec.Outcome == "" {
 			rec.Outcome = batch.OutcomeWouldReset
 		}
-		r := batch.Result{Row: rec.Row, ICCID: rec.ICCID, Outcome: rec.Outcome, Message: rec.Message}
-		if r.ICCID == "" {
-			r.ICCID = rec.Raw
-		}
+		r := rec.Result(time.Time{}) // nothing finished: finished_at stays empty
 		if err := w.Write(r); err != nil {
 			return err
 		}

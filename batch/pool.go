@@ -167,7 +167,7 @@ func (p *Pool) feed(aborted <-chan struct{}, stopCtx context.Context, src Source
 			rec.Outcome, rec.Message = OutcomeSkipped, "reset by an earlier run"
 		}
 		if rec.Outcome != "" {
-			results <- resultOf(rec, time.Now())
+			results <- rec.Result(time.Now())
 			continue
 		}
 		if stopCtx.Err() != nil {
@@ -193,7 +193,7 @@ func (p *Pool) reset(ctx, stop context.Context, rec Record) Result {
 }
 
 func notAttempted(rec Record, cause error) Result {
-	r := resultOf(rec, time.Now())
+	r := rec.Result(time.Now())
 	r.Outcome = OutcomeNotAttempted
 	r.Message = "not sent: the run stopped first"
 	if cause != nil {

@@ -42,11 +42,13 @@ type Result struct {
 	FinishedAt time.Time
 }
 
-// resultOf turns a record that is not sent into its result line.
-func resultOf(rec Record, now time.Time) Result {
+// Result is the result line of a record that is not sent (invalid, duplicate,
+// skipped, or listed by a dry run), finished at the given time: its ICCID, or the
+// raw cell when there is none, with the record's outcome and message.
+func (rec Record) Result(finished time.Time) Result {
 	iccid := rec.ICCID
 	if iccid == "" {
 		iccid = rec.Raw
 	}
-	return Result{Row: rec.Row, ICCID: iccid, Outcome: rec.Outcome, Message: rec.Message, FinishedAt: now}
+	return Result{Row: rec.Row, ICCID: iccid, Outcome: rec.Outcome, Message: rec.Message, FinishedAt: finished}
 }
