@@ -375,6 +375,15 @@ func detectLayout(name string, head []byte, atEOF bool, sepDelim rune, column st
 	return lay, nil
 }
 
+// namedColumn tells whether the header cell of column col is a common ICCID name.
+func namedColumn(header []string, col int) bool {
+	if col >= len(header) {
+		return false
+	}
+	common, _ := iccidName(header[col])
+	return common
+}
+
 // autoLayout finds the ICCID column by its header name, else by content.
 func autoLayout(name string, samples []sample) (layout, error) {
 	var best candidate
@@ -421,8 +430,11 @@ func autoLayout(name string, samples []sample) (layout, error) {
 	switch {
 	case best.found == 1 && best.hdr < 0:
 		lay.how = howHeaderless
-	case best.found == 1:
+	case best.found == 1 && !namedColumn(best.s.recs[best.hdr].fields, best.cols[0]):
 		lay.how = howContent
+	case best.found == 1:
+		// Found by content below a title line that only mentions ICCID, but
+		// the header above the values does name the column.
 	case !best.common:
 		lay.how = howLoose
 	}
@@ -465,6 +477,11 @@ func positionLayout(name string, samples []sample, pos int) (layout, error) {
 			c.found, c.hdr = 2, hdr
 		} else if first, hdr := s.contentHeader(pos - 1); first >= 0 {
 			c.found, c.hdr, c.first = 1, hdr, first
+		} else if first, hdr := s.contentHeader(-1); first >= 0 {
+			// The chosen column holds no ICCIDs but another does: the rows
+			// start where those values start, and a first row holding one is
+			// data, not a header (its line reports the wrong column).
+			c.hdr, c.first = hdr, first
 		} else {
 			c.hdr = s.firstNonBlank() // the first row is most likely a header
 		}
