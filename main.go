@@ -439,8 +439,9 @@ func (c *resetCmd) execute(ctx context.Context, e *env, j *job) error {
 	cfg := j.cfg
 	logger.Info("start", "file", cmp.Or(c.inputName, c.File), "records", j.in.Total(), "column", j.in.Column(), "out", j.out,
 		"org", cfg.Org, "base_url", cfg.BaseURL, "rate", cfg.Rate, "burst", cfg.Burst, "workers", cfg.Workers,
-		"retries", cfg.Retries, "timeout", cfg.Timeout, "resume_skips", j.done.Len())
+		"retries", cfg.Retries, "timeout", cfg.Timeout, "resume_skips", j.done.Len(), "luhn_failures", j.in.LuhnFailures())
 	summary := report.NewSummary(time.Now())
+	summary.SetLuhnFailures(j.in.LuhnFailures())
 	ctx, stop, unwatch := signalContexts(ctx, e.signals)
 	defer unwatch()
 	if c.Deadline > 0 {

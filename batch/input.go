@@ -78,10 +78,11 @@ const (
 // /dev/stdin, a device), is first copied to a temporary file (removed by Close) so that
 // it can be read twice. The caller should call Close when finished.
 type Input struct {
-	f     *os.File
-	tmp   string // the copy of standard input or of a pipe, removed by Close
-	r     *Reader
-	total int
+	f          *os.File
+	tmp        string // the copy of standard input or of a pipe, removed by Close
+	r          *Reader
+	total      int
+	luhnFailed int // rows whose ICCID fails the Luhn check, counted by the survey
 }
 
 // OpenInput opens path ("-": stdin) and surveys it; see Input. Every error
@@ -189,6 +190,13 @@ func (in *Input) survey(name string, opts ReaderOptions) error {
 		logger(opts).Warn("the ICCID column shows spreadsheet damage: the damaged values will be reported invalid; re-export the ICCID column as text",
 			"file", name, "first_damaged_row", sr.damageRow)
 	}
+	if in.luhnFailed = sr.luhnFailed; in.luhnFailed > 0 {
+		fate := "sent anyway; --strict makes them invalid"
+		if opts.Strict {
+			fate = "reported invalid (--strict)"
+		}
+		logger(opts).Warn("ICCIDs fail the Luhn check digit: "+fate, "file", name, "rows", in.luhnFailed, "first_row", sr.luhnFirstRow)
+	}
 	if _, err := in.f.Seek(0, io.SeekStart); err != nil {
 		return unusable(name, err, "cannot read it again")
 	}
@@ -199,6 +207,10 @@ func (in *Input) survey(name string, opts ReaderOptions) error {
 	in.r, err = NewReader(in.f, second)
 	return err
 }
+
+// LuhnFailures returns how many rows hold an ICCID whose Luhn check digit does
+// not match (sent with a warning, or invalid with Strict).
+func (in *Input) LuhnFailures() int { return in.luhnFailed }
 
 // Total returns the number of non-blank records after the header: what Next will yield.
 func (in *Input) Total() int { return in.total }
@@ -242,6 +254,9 @@ type Reader struct {
 	// damageRow is the first row known to show spreadsheet damage (0: none).
 	damageRow int
 	cut       int // values seen ending in zeros after the 15th digit
+
+	luhnFailed   int // rows whose ICCID fails the Luhn check
+	luhnFirstRow int // the first of them
 	// lineOffset counts the physical lines consumed before the CSV parser
 	// (Excel's sep= line), which are not spreadsheet rows.
 	lineOffset int
@@ -421,6 +436,9 @@ func (r *Reader) judge(fields []string, line, row int) Record {
 		return rec
 	}
 	if checked && !luhn {
+		if r.luhnFailed++; r.luhnFailed == 1 {
+			r.luhnFirstRow = row
+		}
 		if r.strict {
 			rec.Outcome = OutcomeInvalid
 			rec.Message = "Luhn check digit does not match (invalid with --strict)"

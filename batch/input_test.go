@@ -901,3 +901,67 @@ func TestDemoFleet(t *testing.T) {
 		t.Errorf("%d unknown to the simulator and %d warnings, want 10 and 0", unknown, warnings)
 	}
 }
+
+// TestAcceptanceFindings pins three mismatches an independent acceptance pass
+// found: Luhn failures counted and logged once, a wrong --column N on a
+// headerless file keeping row 1, and no "found by content" notice for a column
+// its header names.
+func TestAcceptanceFindings(t *testing.T) {
+	open := func(t *testing.T, data string, opts ReaderOptions) (*Input, []Record, string) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "fleet.csv")
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		opts.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		in, err := OpenInput(path, nil, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		var recs []Record
+		for {
+			rec, err := in.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, rec)
+		}
+		return in, recs, logs.String()
+	}
+
+	t.Run("Luhn failures are counted and logged", func(t *testing.T) {
+		data := "ICCID,Label\n89882990ABCDEF12345,hex\n89882990000700000605,bad\n89882990000700000612,ok\n89882990000700000613,bad\n"
+		in, recs, logs := open(t, data, ReaderOptions{})
+		if got := in.LuhnFailures(); got != 2 {
+			t.Errorf("LuhnFailures() = %d, want 2 (a hex ICCID has no Luhn digit)", got)
+		}
+		if n := strings.Count(logs, "fail the Luhn check digit"); n != 1 || !strings.Contains(logs, "rows=2 first_row=3") {
+			t.Errorf("want one warning naming 2 rows from row 3:\n%s", logs)
+		}
+		if recs[1].Outcome != "" || !strings.Contains(recs[1].Message, "sent anyway") {
+			t.Errorf("row 3: %+v, want sent with a warning", recs[1])
+		}
+	})
+	t.Run("a wrong --column N on a headerless file keeps row 1", func(t *testing.T) {
+		data := "262011234567890,89882990000700000448,dev1\n262011234567891,89882990000700000455,dev2\n"
+		_, recs, _ := open(t, data, ReaderOptions{Column: "1"})
+		if len(recs) != 2 || recs[0].Row != 1 || recs[0].Outcome != OutcomeInvalid || recs[1].Row != 2 {
+			t.Errorf("records %+v, want rows 1 and 2, both invalid (the IMSI column)", recs)
+		}
+	})
+	t.Run("a title line mentioning ICCID above a named column", func(t *testing.T) {
+		data := "ICCID export for org 42\n\nLabel,ICCID\nx,89882990000700000422\ny,89882990000700000430\n"
+		in, recs, logs := open(t, data, ReaderOptions{})
+		if len(recs) != 2 || recs[0].Row != 4 || recs[0].ICCID != "89882990000700000422" {
+			t.Errorf("records %+v, want rows 4 and 5", recs)
+		}
+		if strings.Contains(logs, "no column is named ICCID") || strings.Contains(in.Column(), "by its content") {
+			t.Errorf("the column is named ICCID, yet: %s\n%s", in.Column(), logs)
+		}
+	})
+}

@@ -21,6 +21,7 @@ import (
 //	simreset_last_run_sims{outcome}             results per outcome, every outcome present
 //	simreset_last_run_responses{code}           results per final HTTP status
 //	simreset_last_run_attempts                  HTTP attempts, retries included
+//	simreset_last_run_luhn_failures             input rows whose ICCID fails the Luhn check
 //	simreset_last_run_latency_seconds{quantile} 0.5, 0.95 and 1 (the maximum)
 //
 // A registry private to the call is used, never the global one, so the file holds
@@ -50,6 +51,7 @@ func WriteMetricsFile(path string, s *Summary) error {
 	gauge("last_run_exit_code", "Exit status of the last simreset run.", float64(j.ExitCode))
 	gauge("last_run_duration_seconds", "Elapsed time of the last simreset run.", j.ElapsedSeconds)
 	gauge("last_run_attempts", "HTTP attempts made by the last simreset run, retries included.", float64(j.Attempts))
+	gauge("last_run_luhn_failures", "Input rows of the last simreset run whose ICCID fails the Luhn check.", float64(j.LuhnFailures))
 
 	sims := vec("last_run_sims", "Result lines of the last simreset run, by outcome.", "outcome")
 	for o, n := range j.Outcomes {

@@ -57,6 +57,7 @@ func TestWriteMetricsFile(t *testing.T) {
 		{"last_run_exit_code", "", "", 1, 0},
 		{"last_run_duration_seconds", "", "", 100, 0},
 		{"last_run_attempts", "", "", 1105, 0},
+		{"last_run_luhn_failures", "", "", 3, 0},
 		{"last_run_sims", "outcome", "reset", 900, 0},
 		{"last_run_sims", "outcome", "failed", 101, 0},
 		{"last_run_sims", "outcome", "invalid", 1, 0},
@@ -78,8 +79,8 @@ func TestWriteMetricsFile(t *testing.T) {
 			t.Errorf("simreset_%s{%s=%q} = %v, want %v", tc.name, tc.label, tc.value, got, tc.want)
 		}
 	}
-	if n := len(families); n != 9 {
-		t.Errorf("%d metric families, want 9 (no process or Go metrics)", n)
+	if n := len(families); n != 10 {
+		t.Errorf("%d metric families, want 10 (no process or Go metrics)", n)
 	}
 	if n := len(families["simreset_last_run_responses"].GetMetric()); n != 2 {
 		t.Errorf("%d response codes, want 2", n)

@@ -43,6 +43,7 @@ type Summary struct {
 	latency  histogram
 	exitCode int
 	reason   string
+	luhn     int // input rows whose ICCID fails the Luhn check (a warning)
 }
 
 // NewSummary returns an empty Summary for a run that started at start. The caller
@@ -72,6 +73,14 @@ func (s *Summary) Close(end time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.end = end
+}
+
+// SetLuhnFailures records how many input rows hold an ICCID whose Luhn check
+// digit does not match, as the reader counted them before the run.
+func (s *Summary) SetLuhnFailures(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.luhn = n
 }
 
 // SetEnd records the process's exit status and, in a few words, why the run ended
@@ -211,6 +220,7 @@ type summaryJSON struct {
 	Outcomes       map[string]int `json:"outcomes"`
 	StatusCodes    map[string]int `json:"status_codes"`
 	NoAnswer       int            `json:"no_answer"`
+	LuhnFailures   int            `json:"luhn_failures"`
 	Attempts       int            `json:"attempts"`
 	RequestsPerSec float64        `json:"requests_per_second"`
 	SIMsPerSec     float64        `json:"sims_per_second"`
@@ -236,6 +246,7 @@ func (s *Summary) snapshot() summaryJSON {
 		Outcomes:       map[string]int{},
 		StatusCodes:    map[string]int{},
 		NoAnswer:       s.noAnswer,
+		LuhnFailures:   s.luhn,
 		Attempts:       s.attempts,
 		RequestsPerSec: perSecond(s.attempts, s.elapsed()),
 		SIMsPerSec:     perSecond(s.counts[batch.OutcomeReset]+s.counts[batch.OutcomeFailed], s.elapsed()),
@@ -268,6 +279,7 @@ func (s *Summary) snapshot() summaryJSON {
 //	                      "skipped": n, "not_attempted": n}, every outcome present
 //	status_codes         {"200": n, "404": n, ...}: final HTTP status per result
 //	no_answer            failed results that got no HTTP answer (transport errors)
+//	luhn_failures        input rows whose ICCID fails the Luhn check (SetLuhnFailures)
 //	attempts             HTTP attempts made, retries included
 //	requests_per_second  attempts / elapsed_seconds
 //	sims_per_second      (reset + failed) / elapsed_seconds
@@ -299,6 +311,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if len(codes) == 0 {
 		codes = append(codes, "none")
+	}
+	if j.LuhnFailures > 0 {
+		fmt.Fprintf(w, "luhn check failed on %d rows (a warning; --strict makes them invalid)\n", j.LuhnFailures)
 	}
 	elapsed := time.Duration(j.ElapsedSeconds * float64(time.Second)).Round(time.Millisecond)
 	reason := j.Reason

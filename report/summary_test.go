@@ -32,6 +32,7 @@ func knownRun() *Summary {
 	s.Add(batch.Result{Outcome: batch.OutcomeNotAttempted})
 	s.Close(t0.Add(100 * time.Second))
 	s.SetEnd(1, "done")
+	s.SetLuhnFailures(3)
 	return s
 }
 
@@ -133,6 +134,7 @@ func TestSummaryJSON(t *testing.T) {
 		Outcomes       map[string]int `json:"outcomes"`
 		StatusCodes    map[string]int `json:"status_codes"`
 		NoAnswer       int            `json:"no_answer"`
+		LuhnFailures   int            `json:"luhn_failures"`
 		Attempts       int            `json:"attempts"`
 		RequestsPerSec float64        `json:"requests_per_second"`
 		SIMsPerSec     float64        `json:"sims_per_second"`
@@ -150,8 +152,9 @@ func TestSummaryJSON(t *testing.T) {
 	if !got.Start.Equal(t0) || !got.End.Equal(t0.Add(100*time.Second)) || got.ElapsedSeconds != 100 {
 		t.Errorf("times = %v, %v, %v", got.Start, got.End, got.ElapsedSeconds)
 	}
-	if got.ExitCode != 1 || got.Reason != "done" || got.Total != 1004 || got.NoAnswer != 1 || got.Attempts != 1105 {
-		t.Errorf("exit %d, reason %q, total %d, no answer %d, attempts %d", got.ExitCode, got.Reason, got.Total, got.NoAnswer, got.Attempts)
+	if got.ExitCode != 1 || got.Reason != "done" || got.Total != 1004 || got.NoAnswer != 1 || got.Attempts != 1105 || got.LuhnFailures != 3 {
+		t.Errorf("exit %d, reason %q, total %d, no answer %d, attempts %d, luhn failures %d",
+			got.ExitCode, got.Reason, got.Total, got.NoAnswer, got.Attempts, got.LuhnFailures)
 	}
 	wantOutcomes := map[string]int{"reset": 900, "failed": 101, "invalid": 1, "duplicate": 1, "skipped": 0, "not_attempted": 1}
 	if len(got.Outcomes) != len(wantOutcomes) {
