@@ -10,9 +10,12 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-func TestWriteMetricsFile(t *testing.T) {
+// writeAndParse writes s's metrics file and parses it back as node_exporter's
+// textfile collector would.
+func writeAndParse(t *testing.T, s *Summary) (string, map[string]*dto.MetricFamily) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "simreset.prom")
-	if err := WriteMetricsFile(path, knownRun()); err != nil {
+	if err := WriteMetricsFile(path, s); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -25,6 +28,11 @@ func TestWriteMetricsFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s does not parse: %v", path, err)
 	}
+	return path, families
+}
+
+func TestWriteMetricsFile(t *testing.T) {
+	path, families := writeAndParse(t, knownRun())
 
 	value := func(name, label, labelValue string) (float64, bool) {
 		mf, ok := families["simreset_"+name]
@@ -95,20 +103,7 @@ func TestWriteMetricsFileSuccess(t *testing.T) {
 	s := NewSummary(t0)
 	s.Close(t0.Add(1500 * 1e6))
 	s.SetEnd(0, "done")
-	path := filepath.Join(t.TempDir(), "simreset.prom")
-	if err := WriteMetricsFile(path, s); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, families := writeAndParse(t, s)
 	if got := families["simreset_last_run_success"].GetMetric()[0].GetGauge().GetValue(); got != 1 {
 		t.Errorf("last_run_success = %v, want 1", got)
 	}
